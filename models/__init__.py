@@ -1,0 +1,1 @@
+"""Model registry and LoRA adapters, shipped as package data."""

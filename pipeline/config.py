@@ -1,0 +1,144 @@
+"""Typed configuration, read once from `ledgerlens.toml` at the entry point.
+
+Three kinds of setting are kept apart: what to run (`engine`: name, model spec), how the pipeline
+treats documents (`pipeline`: DPI, limits, OCR languages, review threshold) and where results go
+(`store`, `export`). Unknown keys are errors: a typo must not be silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+CONFIG_NAME = "ledgerlens.toml"
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    dpi: int = 200
+    # Rasterized pages and input images above this many pixels are refused (decompression bombs,
+    # poster-sized PDF pages). 100 MP is an A4 page at ~1400 DPI.
+    max_image_pixels: int = 100_000_000
+    max_pages: int = 500
+    max_file_mb: int = 200
+    ocr_languages: tuple[str, ...] = ("eng", "deu", "fra", "spa")
+    ocr_timeout_s: int = 120
+    # A page whose text layer has fewer printable characters than this is treated as scanned.
+    min_text_layer_chars: int = 20
+    # Fields below this confidence send the document to review.
+    review_confidence: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 50 <= self.dpi <= 600:
+            raise ConfigError(f"pipeline.dpi must be between 50 and 600, got {self.dpi}")
+        if not 0.0 <= self.review_confidence <= 1.0:
+            raise ConfigError("pipeline.review_confidence must be between 0 and 1")
+        if not self.ocr_languages:
+            raise ConfigError("pipeline.ocr_languages must name at least one Tesseract language")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    name: str = "ocr"
+    model: str = ""  # registry id or local folder; unused by the ocr engine
+    options: dict[str, Any] = field(default_factory=dict)  # engine-specific, checked by the engine
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    url: str = ""  # empty: sqlite:///<workspace>/ledgerlens.db
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    xlsx: str = "exports/ledger.xlsx"
+    csv_dir: str = "exports/csv"
+
+
+@dataclass(frozen=True)
+class Config:
+    pipeline: PipelineOptions = field(default_factory=PipelineOptions)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+
+
+def _coerce(value: Any, default: Any, where: str, name: str) -> Any:
+    expected = type(default)
+    if expected is tuple and isinstance(value, list):
+        return tuple(value)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, expected) and not (expected is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"[{where}] {name} must be {expected.__name__}, got {type(value).__name__}")
+
+
+def _build(cls: type, table: dict[str, Any], where: str) -> Any:
+    defaults = {f.name: getattr(cls(), f.name) for f in dataclasses.fields(cls)}
+    unknown = sorted(set(table) - set(defaults))
+    if unknown:
+        raise ConfigError(f"unknown key(s) in [{where}]: {', '.join(unknown)}; known: {', '.join(defaults)}")
+    return cls(**{k: _coerce(v, defaults[k], where, k) for k, v in table.items()})
+
+
+SECTIONS: dict[str, type] = {
+    "pipeline": PipelineOptions,
+    "engine": EngineConfig,
+    "store": StoreConfig,
+    "export": ExportConfig,
+}
+
+
+def parse_config(data: dict[str, Any]) -> Config:
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"unknown section(s): {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
+    parts = {}
+    for name, cls in SECTIONS.items():
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"[{name}] must be a table")
+        parts[name] = _build(cls, table, name)
+    return Config(**parts)
+
+
+def load_config(path: Path | None) -> Config:
+    if path is None or not path.exists():
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from e
+    try:
+        return parse_config(data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+DEFAULT_TOML = """\
+# ledgerlens workspace configuration. Every key is optional; unknown keys are errors.
+
+[pipeline]
+dpi = 200                                   # rasterization DPI for scanned pages
+max_image_pixels = 100000000                # refuse images/pages larger than this (decompression bombs)
+max_pages = 500
+max_file_mb = 200
+ocr_languages = ["eng", "deu", "fra", "spa"]  # Tesseract language packs
+review_confidence = 0.5                     # fields below this confidence go to review
+
+[engine]
+name = "ocr"                                # offline default: Tesseract + layout-aware field finder
+
+[store]
+url = ""                                    # empty: sqlite:///<workspace>/ledgerlens.db; or postgresql+psycopg://...
+
+[export]
+xlsx = "exports/ledger.xlsx"
+csv_dir = "exports/csv"
+"""

@@ -1,0 +1,1 @@
+"""Reference data (currency codes, label lexicons) shipped with the pipeline."""

@@ -1,0 +1,1 @@
+"""JSON Schemas of the document types, shipped as package data."""
