@@ -1,0 +1,293 @@
+"""The tables every exporter writes: which columns, which rows, and the typed value of each cell.
+
+One place decides the layout, so the workbook and the CSV files cannot drift apart. Columns come
+from the document schemas in schema order (a workspace schema may add fields); keys found in the
+data but unknown to the schema follow, sorted by name. Each cell is typed here once: amounts,
+quantities and rates become `Decimal`, dates `datetime.date`, anything else text. A value that
+does not parse as its kind (an amount reading "n/a") falls back to text, so nothing is lost.
+Escaping text is the writers' job: it depends on the target format.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from ..schemas import DocumentSchema, load_schemas
+from ..store import StoredDocument
+from ..types import Status
+
+NUMERIC_KINDS = frozenset({"amount", "quantity", "rate", "number"})
+# Names of the shared definitions in common.schema.json that decide a cell's type.
+_REF_KINDS = frozenset({"amount", "quantity", "rate", "date"})
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_INDEX = re.compile(r"\[\d+\]")
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    kind: str = "text"  # text | amount | quantity | rate | number | date | int | score
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    data: Decimal | date | int | float | str | None
+    kind: str = "text"  # the kind `data` was parsed as; picks the number format
+    low: bool = False  # the field's confidence is below the review threshold
+
+
+@dataclass(slots=True)
+class Row:
+    doc: StoredDocument
+    values: list[Value]
+
+
+@dataclass(slots=True)
+class Table:
+    title: str
+    columns: list[Column]
+    rows: list[Row]
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    title: str
+    doc_types: tuple[str, ...]
+    items_key: str | None = None  # None: one row per document, else one per element of this list
+    ref_column: str = ""  # on item rows, the column naming the parent document
+
+
+DATA_TABLES = (
+    TableSpec("Invoices", ("invoice",)),
+    TableSpec("Line items", ("invoice", "receipt"), "line_items", "document_number"),
+    TableSpec("Receipts", ("receipt",)),
+    TableSpec("Statements", ("bank_statement",)),
+    TableSpec("Transactions", ("bank_statement",), "transactions", "iban"),
+)
+# The parent's field shown on its item rows.
+PARENT_REF = {"invoice": "invoice_number", "receipt": "receipt_number", "bank_statement": "iban"}
+DOC_COLUMNS = (Column("id", "int"), Column("source_file"), Column("status"), Column("issue_count", "int"))
+_OWN_COLUMNS = frozenset({"id", "source_file", "status", "issue_count", "doc_type", "item_index"})
+
+
+# --- schema -> field kinds -------------------------------------------------------------------
+
+
+def field_kinds(schema: DocumentSchema) -> dict[str, str]:
+    """Field path -> kind in schema order; list items appear as `line_items.amount`."""
+    out: dict[str, str] = {}
+    _walk(schema.schema, schema.registry.resolver(base_uri=schema.schema["$id"]), "", out)
+    return out
+
+
+def _walk(node: dict[str, Any], resolver: Any, prefix: str, out: dict[str, str]) -> None:
+    for name, prop in node.get("properties", {}).items():
+        ref_name = str(prop.get("$ref", "")).rsplit("/", 1)[-1]
+        target, res = _deref(prop, resolver)
+        kind = ref_name if ref_name in _REF_KINDS else _kind_of(target)
+        out[prefix + name] = kind
+        if kind == "list":
+            items, res = _deref(target.get("items", {}), res)
+            _walk(items, res, f"{prefix}{name}.", out)
+        elif kind == "object":
+            _walk(target, res, f"{prefix}{name}.", out)
+
+
+def _deref(node: dict[str, Any], resolver: Any) -> tuple[dict[str, Any], Any]:
+    while isinstance(node, dict) and "$ref" in node:
+        resolved = resolver.lookup(node["$ref"])
+        node, resolver = resolved.contents, resolved.resolver
+    return node, resolver
+
+
+def _kind_of(node: dict[str, Any]) -> str:
+    if node.get("format") == "date":
+        return "date"
+    return {"array": "list", "object": "object", "number": "number", "integer": "number"}.get(
+        str(node.get("type")), "text"
+    )
+
+
+def load_kinds(workspace_root: Path | None = None) -> dict[str, dict[str, str]]:
+    """Field kinds of every document type, with the workspace's schemas (which may add fields)."""
+    extra = workspace_root / "schemas" if workspace_root is not None else None
+    return {doc_type: field_kinds(schema) for doc_type, schema in load_schemas(extra).items()}
+
+
+def kind_at(kinds: dict[str, str], path: str) -> str:
+    """The kind of a data path like `line_items[2].amount`."""
+    return kinds.get(_INDEX.sub("", path), "text")
+
+
+# --- values ----------------------------------------------------------------------------------
+
+
+def to_decimal(raw: Any) -> Decimal | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, Decimal):
+        return raw if raw.is_finite() else None
+    if isinstance(raw, int):
+        return Decimal(raw)
+    if isinstance(raw, float):  # never produced by the pipeline; repr is its shortest round-trip text
+        return Decimal(repr(raw)) if math.isfinite(raw) else None
+    if isinstance(raw, str) and _PLAIN_DECIMAL.fullmatch(raw):
+        try:
+            return Decimal(raw)
+        except InvalidOperation:
+            return None
+    return None
+
+
+def to_date(raw: Any) -> date | None:
+    if isinstance(raw, date):
+        return raw if type(raw) is date else date(raw.year, raw.month, raw.day)
+    if isinstance(raw, str) and _ISO_DATE.fullmatch(raw):
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            return None
+    return None
+
+
+def as_text(raw: Any, key: str = "") -> str:
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if key == "tax_breakdown" and isinstance(raw, list) and all(isinstance(t, dict) for t in raw):
+        return "; ".join(_tax_text(t) for t in raw)
+    if isinstance(raw, list | dict):
+        return json.dumps(raw, ensure_ascii=False, separators=(", ", ": "), default=str)
+    return str(raw)
+
+
+def _tax_text(t: dict[str, Any]) -> str:
+    """`S 19.00%: 100.00 → 19.00`: category, rate, basis → tax."""
+    head = " ".join(str(p) for p in (t.get("category"), t.get("rate")) if p not in (None, ""))
+    head = f"{head}%: " if t.get("rate") not in (None, "") else (f"{head}: " if head else "")
+    return f"{head}{t.get('basis_amount', '?')} → {t.get('tax_amount', '?')}"
+
+
+def typed(kind: str, raw: Any, *, key: str = "", low: bool = False) -> Value:
+    """The cell for `raw` in a column of `kind`; text when it does not parse as that kind."""
+    if raw is None or raw == "":
+        return Value(None, kind, low)
+    if kind in NUMERIC_KINDS and (d := to_decimal(raw)) is not None:
+        return Value(d, kind, low)
+    if kind == "date" and (day := to_date(raw)) is not None:
+        return Value(day, kind, low)
+    if kind in ("int", "score") and isinstance(raw, int | float) and not isinstance(raw, bool):
+        return Value(raw, kind, low)
+    return Value(as_text(raw, key), "text", low)
+
+
+def is_low(confidence: dict[str, float], path: str, threshold: float) -> bool:
+    """Whether the field at `path`, or anything inside it, has confidence below `threshold`."""
+    for key, conf in confidence.items():
+        inside = key == path or key.startswith((f"{path}[", f"{path}."))
+        if inside and isinstance(conf, int | float) and conf < threshold:
+            return True
+    return False
+
+
+def value_at(data: Any, path: str) -> Any:
+    """The value at a field path like `line_items[2].amount`; None when it is not there."""
+    for token in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        if token.startswith("["):
+            i = int(token[1:-1])
+            data = data[i] if isinstance(data, list) and i < len(data) else None
+        else:
+            data = data.get(token) if isinstance(data, dict) else None
+    return data
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def on_data_sheet(doc: StoredDocument) -> bool:
+    """Failed documents and types without a table appear on the Review sheet only."""
+    return doc.result.status is not Status.FAILED and doc.result.doc_type in PARENT_REF
+
+
+def _items(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    raw = data.get(key)
+    items = raw if isinstance(raw, list) else ([] if raw in (None, "") else [raw])
+    return [i if isinstance(i, dict) else {"value": i} for i in items]
+
+
+def _child_keys(doc_type: str) -> set[str]:
+    return {s.items_key for s in DATA_TABLES if s.items_key and doc_type in s.doc_types}
+
+
+def _field_columns(fields: dict[str, str], seen_keys: list[str], skip: set[str]) -> list[Column]:
+    cols = [Column(k, v) for k, v in fields.items() if k not in skip]
+    # Our own column names win over a data key of the same name (schemas forbid such keys).
+    known = set(fields) | skip | _OWN_COLUMNS
+    return cols + [Column(k) for k in sorted(set(seen_keys) - known)]
+
+
+def build_table(
+    spec: TableSpec, docs: list[StoredDocument], kinds: dict[str, dict[str, str]], threshold: float
+) -> Table:
+    """The rows of one table, documents in the order given; `threshold` marks low-confidence cells."""
+    docs = [d for d in docs if on_data_sheet(d) and d.result.doc_type in spec.doc_types]
+    columns = _columns(spec, docs, kinds)
+    rows: list[Row] = []
+    for doc in docs:
+        rows += _doc_rows(spec, doc, columns, threshold)
+    return Table(spec.title, columns, rows)
+
+
+def _columns(spec: TableSpec, docs: list[StoredDocument], kinds: dict[str, dict[str, str]]) -> list[Column]:
+    key = spec.items_key
+    if key is None:
+        doc_type = spec.doc_types[0]
+        fields = {k: v for k, v in kinds.get(doc_type, {}).items() if "." not in k}
+        seen = [k for d in docs for k in d.result.data]
+        return [*DOC_COLUMNS, *_field_columns(fields, seen, _child_keys(doc_type))]
+    prefix = f"{key}."
+    fields = {}
+    for doc_type in spec.doc_types:  # the union of the item fields, first schema's order first
+        for k, v in kinds.get(doc_type, {}).items():
+            name = k.removeprefix(prefix)
+            if k.startswith(prefix) and "." not in name:
+                fields.setdefault(name, v)
+    seen = [k for d in docs for item in _items(d.result.data, key) for k in item]
+    head = [Column("id", "int"), Column("source_file")]
+    if len(spec.doc_types) > 1:
+        head.append(Column("doc_type"))
+    head += [Column(spec.ref_column), Column("item_index", "int")]
+    return [*head, *_field_columns(fields, seen, {spec.ref_column})]
+
+
+def _doc_rows(spec: TableSpec, doc: StoredDocument, columns: list[Column], threshold: float) -> list[Row]:
+    r = doc.result
+    base = {
+        "id": doc.id,
+        "source_file": r.source_name,
+        "status": str(r.status),
+        "issue_count": len(r.issues),
+        "doc_type": r.doc_type,
+    }
+    if spec.items_key is None:
+        return [Row(doc, [_cell(c, {**r.data, **base}, c.name, r.confidence, threshold) for c in columns])]
+    base[spec.ref_column] = r.data.get(PARENT_REF[r.doc_type])
+    rows = []
+    for i, item in enumerate(_items(r.data, spec.items_key)):
+        fields = {**item, **base, "item_index": i}
+        prefix = f"{spec.items_key}[{i}]."
+        rows.append(Row(doc, [_cell(c, fields, prefix + c.name, r.confidence, threshold) for c in columns]))
+    return rows
+
+
+def _cell(col: Column, fields: dict[str, Any], path: str, conf: dict[str, float], threshold: float) -> Value:
+    return typed(col.kind, fields.get(col.name), key=col.name, low=is_low(conf, path, threshold))

@@ -1,0 +1,293 @@
+"""The Excel workbook accountants review: one sheet per table, then a Review sheet.
+
+Sheets, in order: Invoices, Line items, Receipts, Statements, Transactions (see `columns.py`)
+and Review: one row per issue, per low-confidence field without an issue, per failed document,
+with two empty columns for the accountant. Amounts are numeric cells holding the exact decimal,
+dates are date cells, text is escaped and always stored as a string, so no cell is ever a formula.
+The file is a pure function of its input: same documents, same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import quote
+from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.writer.excel import ExcelWriter
+
+from ..errors import ConfigError
+from ..store import StoredDocument
+from ..types import Status
+from .columns import (
+    DATA_TABLES,
+    Column,
+    Row,
+    Table,
+    Value,
+    build_table,
+    kind_at,
+    load_kinds,
+    on_data_sheet,
+    typed,
+    value_at,
+)
+from .safe import escape_text
+
+REVIEW_COLUMNS = (
+    Column("id", "int"),
+    *(Column(n) for n in ("source_file", "doc_type", "status", "field", "extracted_value")),
+    *(Column(n) for n in ("severity", "code", "reason")),
+    Column("confidence", "score"),
+    Column("page", "int"),
+    Column("corrected_value"),  # left empty for the accountant
+    Column("review_status"),  # left empty; a drop-down of REVIEW_CHOICES
+)
+REVIEW_CHOICES = ("open", "accepted", "corrected")
+LOW_FILL = PatternFill("solid", fgColor="FFFFEB9C")
+HEADER_FONT = Font(bold=True)
+LINK_FONT = Font(color="FF0563C1", underline="single")
+DATE_FORMAT = "yyyy-mm-dd"
+# Excel keeps 15 significant digits; a longer number is written as text rather than rounded.
+MAX_DIGITS = 15
+MIN_WIDTH, MAX_WIDTH = 8, 60
+_EPOCH = datetime(2000, 1, 1)
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def export_xlsx(
+    docs: list[StoredDocument],
+    path: Path,
+    *,
+    workspace_root: Path | None = None,
+    review_confidence: float = 0.5,
+) -> Path:
+    """Write the review workbook for `docs` (rows in the order given) to `path`; returns `path`."""
+    if not 0.0 <= review_confidence <= 1.0:
+        raise ConfigError(f"review_confidence must be between 0 and 1, got {review_confidence}")
+    kinds = load_kinds(workspace_root)
+    tables = [build_table(spec, docs, kinds, review_confidence) for spec in DATA_TABLES]
+    tables.append(review_table(docs, kinds, review_confidence))
+    wb = Workbook()
+    wb.remove(wb.active)
+    book_dir = path.parent
+
+    def link_of(doc: StoredDocument) -> str | None:
+        return link_target(doc.result.source_path, book_dir, workspace_root)
+
+    for table in tables:
+        _write_table(wb.create_sheet(table.title), table, link_of)
+    _finish_review(wb["Review"], len(tables[-1].rows), review_confidence)
+    stamp = _stamp(docs)
+    wb.properties.creator = "ledgerlens"
+    wb.properties.created = wb.properties.modified = stamp
+    _save(wb, path)
+    return path
+
+
+# --- Review rows -----------------------------------------------------------------------------
+
+
+def review_table(docs: list[StoredDocument], kinds: dict[str, dict[str, str]], threshold: float) -> Table:
+    rows: list[Row] = []
+    for doc in docs:
+        rows += _review_rows(doc, kinds.get(doc.result.doc_type, {}), threshold)
+    return Table("Review", list(REVIEW_COLUMNS), rows)
+
+
+class Finding(NamedTuple):
+    field: str | None
+    severity: str
+    code: str
+    reason: str
+    page: int | None = None
+
+
+def _review_rows(doc: StoredDocument, kinds: dict[str, str], threshold: float) -> list[Row]:
+    r = doc.result
+    found = [Finding(i.field, str(i.severity), i.code, i.message, i.page) for i in r.issues]
+    flagged = {i.field for i in r.issues if i.field}
+    for field, conf in r.confidence.items():
+        if field not in flagged and isinstance(conf, int | float) and conf < threshold:
+            reason = f"confidence {conf:.2f} is below {threshold:.2f}"
+            found.append(Finding(field, "warning", "low_confidence", reason))
+    if r.status is Status.FAILED and r.failure_reason is None:
+        found.append(Finding(None, "fatal", "failed", "the document failed; no reason was recorded"))
+    if not found and not on_data_sheet(doc):  # every document shows up somewhere
+        found.append(Finding(None, "warning", "not_exported", f"no sheet for document type {r.doc_type!r}"))
+    return [_review_row(doc, kinds, threshold, f) for f in found]
+
+
+def _review_row(doc: StoredDocument, kinds: dict[str, str], threshold: float, f: Finding) -> Row:
+    r = doc.result
+    conf = r.confidence.get(f.field) if f.field else None
+    low = isinstance(conf, int | float) and conf < threshold
+    extracted = Value(None)
+    if f.field:
+        extracted = typed(kind_at(kinds, f.field), value_at(r.data, f.field), key=f.field, low=low)
+    texts = [r.source_name, r.doc_type, str(r.status), f.field]
+    return Row(
+        doc,
+        [
+            Value(doc.id, "int"),
+            *(Value(t) for t in texts),
+            extracted,
+            *(Value(t) for t in (f.severity, f.code, f.reason)),
+            typed("score", conf, low=low),
+            typed("int", f.page),
+            Value(None),  # corrected_value
+            Value(None),  # review_status
+        ],
+    )
+
+
+# --- cells and sheets ------------------------------------------------------------------------
+
+
+def _write_table(ws: Worksheet, table: Table, link_of: Callable[[StoredDocument], str | None]) -> None:
+    widths = [0] * len(table.columns)
+    for j, col in enumerate(table.columns, 1):
+        widths[j - 1] = _put(ws.cell(1, j), Value(col.name))
+        ws.cell(1, j).font = HEADER_FONT
+    source = [c.name for c in table.columns].index("source_file") + 1
+    for i, row in enumerate(table.rows, 2):
+        for j, value in enumerate(row.values, 1):
+            widths[j - 1] = max(widths[j - 1], _put(ws.cell(i, j), value))
+        target = link_of(row.doc)
+        if target:
+            ws.cell(i, source).hyperlink = target
+            ws.cell(i, source).font = LINK_FONT
+    ws.freeze_panes = "C2"  # header row, plus id and source file while scrolling right
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{len(table.rows) + 1}"
+    for j, width in enumerate(widths, 1):
+        ws.column_dimensions[get_column_letter(j)].width = min(max(width + 2, MIN_WIDTH), MAX_WIDTH)
+
+
+def _put(cell: Cell, v: Value) -> int:
+    """Write one typed value; returns its display width in characters."""
+    data: Any = v.data
+    if isinstance(data, Decimal) and len(data.as_tuple().digits) > MAX_DIGITS:
+        data = format(data, "f")
+    if v.low:
+        cell.fill = LOW_FILL
+    if data is None:
+        return 0
+    if isinstance(data, Decimal):
+        # openpyxl would write Decimal("0.07") as 0.07000000000000001 ("%.16g" of a float):
+        # the plain decimal text with numeric type puts the exact number in the XML.
+        cell.value = format(data, "f")
+        cell.data_type = "n"
+        scale = max(0, -int(data.as_tuple().exponent))
+        cell.number_format = _decimal_format(v.kind, scale)
+        return len(f"{data:,.{scale}f}")
+    if isinstance(data, date):
+        cell.value = data
+        cell.number_format = DATE_FORMAT
+        return len(DATE_FORMAT)
+    if isinstance(data, int | float):
+        cell.value = data
+        if v.kind == "score":
+            cell.number_format = "0.00"
+        return len(f"{data:.2f}" if v.kind == "score" else str(data))
+    text = _sheet_text(str(data))
+    cell.value = text
+    cell.data_type = "s"  # never a formula ("=..."), never an error code ("#N/A")
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def _sheet_text(text: str) -> str:
+    """Escaped text a worksheet can hold: control characters XML forbids become U+FFFD, and a CR
+    becomes LF, as any XML reader (Excel too) would turn it on reading; escape first, on the original."""
+    text = escape_text(ILLEGAL_CHARACTERS_RE.sub("\ufffd", text))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _decimal_format(kind: str, scale: int) -> str:
+    """Amounts show cents (more when the document has more); other numbers show their own digits.
+
+    `#,##0.####` is avoided on purpose: Excel shows a whole number in it with a trailing dot ("10.").
+    """
+    if kind == "amount":
+        return "#,##0." + "0" * max(2, scale)
+    return "#,##0" + ("." + "0" * scale if scale else "")
+
+
+def _finish_review(ws: Worksheet, n_rows: int, threshold: float) -> None:
+    names = [c.name for c in REVIEW_COLUMNS]
+    corrected = get_column_letter(names.index("corrected_value") + 1)
+    status = get_column_letter(names.index("review_status") + 1)
+    if n_rows:
+        # Text format: what the accountant types stays as typed (no dates from "1-2", no formulas).
+        for i in range(2, n_rows + 2):
+            ws[f"{corrected}{i}"].number_format = "@"
+        choices = DataValidation(type="list", formula1='"' + ",".join(REVIEW_CHOICES) + '"', allow_blank=True)
+        choices.add(f"{status}2:{status}{n_rows + 1}")
+        ws.add_data_validation(choices)
+    legend = len(names) + 2
+    _put(ws.cell(1, legend), Value("Legend"))
+    ws.cell(1, legend).font = HEADER_FONT
+    _put(ws.cell(2, legend), Value(f"field confidence below {threshold:.2f}", low=True))
+    ws.column_dimensions[get_column_letter(legend)].width = 32
+
+
+# --- links, properties, bytes ----------------------------------------------------------------
+
+
+def link_target(source_path: str | None, book_dir: Path, workspace_root: Path | None) -> str | None:
+    """A relative link when the file and the workbook share the workspace, else a file URI."""
+    if not source_path:
+        return None
+    src = Path(source_path)
+    if not src.is_absolute():
+        if workspace_root is None:
+            return None  # relative to what? no link rather than a wrong one
+        src = workspace_root / src
+    src = src.resolve()
+    if workspace_root is not None:
+        root = workspace_root.resolve()
+        if src.is_relative_to(root) and book_dir.resolve().is_relative_to(root):
+            return quote(Path(os.path.relpath(src, book_dir.resolve())).as_posix())
+    return src.as_uri()
+
+
+def _stamp(docs: list[StoredDocument]) -> datetime:
+    """The latest update among `docs` (naive UTC, as Excel wants), not the time of export."""
+    times = [d.updated_at if d.updated_at.tzinfo is None else d.updated_at.astimezone(UTC) for d in docs]
+    return max((t.replace(tzinfo=None, microsecond=0) for t in times), default=_EPOCH)
+
+
+class _StableZip(ZipFile):
+    """A zip whose entries carry a fixed time, so the same workbook gives the same bytes."""
+
+    def writestr(self, zinfo_or_arcname: Any, data: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(zinfo_or_arcname, str):
+            info = ZipInfo(zinfo_or_arcname, date_time=_ZIP_TIME)
+            info.compress_type = self.compression
+            info.external_attr = 0o600 << 16
+            zinfo_or_arcname = info
+        super().writestr(zinfo_or_arcname, data, *args, **kwargs)
+
+    def write(self, filename: Any, arcname: Any = None, *args: Any, **kwargs: Any) -> None:
+        with open(filename, "rb") as f:  # openpyxl writes each sheet to a temp file first
+            self.writestr(str(arcname or os.path.basename(filename)), f.read())
+
+
+def _save(wb: Workbook, path: Path) -> None:
+    buf = io.BytesIO()
+    with _StableZip(buf, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(wb, archive).save()  # not wb.save(): it stamps `modified` with the time of day
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(buf.getvalue())
+    os.replace(tmp, path)  # an open reader never sees half a workbook
