@@ -7,6 +7,8 @@ failed `DocumentResult` with an issue and an `<name>.error.json`, and the run go
 
 from __future__ import annotations
 
+import functools
+
 
 class LedgerlensError(Exception):
     """Base of every error ledgerlens raises on purpose."""
@@ -41,3 +43,9 @@ class DocumentError(LedgerlensError):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only arguments are not in self.args: without this, unpickling (process pools,
+        # Prefect task results) fails with "missing 1 required positional argument".
+        kwargs = {"stage": self.stage, "hint": self.hint, "page": self.page, "transient": self.transient}
+        return (functools.partial(type(self), **kwargs), (self.code, self.message))
