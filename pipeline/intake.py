@@ -75,15 +75,16 @@ def find_workspace(path: Path) -> Workspace:
     for candidate in (path, *path.parents):
         if (candidate / CONFIG_NAME).is_file():
             return Workspace(candidate)
-    raise ConfigError(f"{path} is not inside a ledgerlens workspace (no {CONFIG_NAME} found); "
-                      f"create one with `ledgerlens init DIR`")
+    raise ConfigError(
+        f"{path} is not inside a ledgerlens workspace (no {CONFIG_NAME} found); "
+        f"create one with `ledgerlens init DIR`"
+    )
 
 
 def is_ignored_name(name: str) -> bool:
     """Names that are never documents: hidden files, partial uploads, office lock files, our own notes."""
-    return (
-        name.startswith((".", "~$"))
-        or name.endswith((".part", ".partial", ".crdownload", ".tmp", ERROR_SUFFIX))
+    return name.startswith((".", "~$")) or name.endswith(
+        (".part", ".partial", ".crdownload", ".tmp", ERROR_SUFFIX)
     )
 
 

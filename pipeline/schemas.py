@@ -102,6 +102,4 @@ def load_schemas(extra_dir: Path | None = None) -> dict[str, DocumentSchema]:
     registry: Registry = Registry().with_resources(
         (s["$id"], Resource.from_contents(s, default_specification=DRAFT202012)) for s in raw.values()
     )
-    return {
-        name: DocumentSchema(name, schema, registry) for name, schema in raw.items() if name != COMMON
-    }
+    return {name: DocumentSchema(name, schema, registry) for name, schema in raw.items() if name != COMMON}

@@ -1,0 +1,139 @@
+"""Document totals: labelled amount candidates, then the most consistent reading of them.
+
+Labels alone are ambiguous ("Total" may be net or gross; "Nett Total" on a Malaysian receipt is
+the amount paid). So every labelled amount becomes a candidate, and the chosen combination is
+the one with the best label evidence that also adds up: net + tax = total, total - prepaid =
+due, cash - change = total.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import product
+
+from .values import money_in, percent_in
+from .view import Candidate, DocView
+
+AMOUNT_FIELDS = ("total_amount", "net_amount", "tax_amount", "amount_due", "prepaid_amount", "line_total_amount")
+CENT = Decimal("0.01")
+
+
+def amount_candidates(view: DocView, field: str, decimal_sep: str | None) -> list[Candidate]:
+    out: list[Candidate] = []
+    n_pages = len(view.pages)
+    for hit in view.hits(field):
+        labels_here = view.labels[id(hit.row)]
+        if any("ignore" in h.fields and h is not hit and h.first_word <= hit.first_word for h in labels_here):
+            continue
+        strength = hit.strength(field)
+        regions = view.regions(hit, below=1 if strength == 1.0 else 0)
+        for region in regions:
+            found = money_in(region.words, decimal_sep=decimal_sep)
+            if found is None:
+                continue
+            conf = min(w.conf for w in found.words)
+            # Totals live low on the last page; a label there is more likely the document's total.
+            page = hit.row.page
+            depth = hit.row.y0 / max(view.page_height(page), 1.0)
+            late = 0.9 + 0.1 * depth if page == n_pages - 1 else 0.85
+            score = strength * region.position * conf * late
+            cand = Candidate(
+                field, found.amount.value, score, region.row, found.words, "label:" + " ".join(hit.phrase)
+            )
+            cand.extra["currency"] = found.amount.currency
+            cand.extra["rate"] = percent_in(hit.row.text) if field == "tax_amount" else None
+            cand.extra["decimals"] = found.has_decimals
+            out.append(cand)
+            break
+    return sorted(out, key=lambda c: -c.score)
+
+
+def payment_pair(view: DocView, decimal_sep: str | None) -> Decimal | None:
+    """cash tendered - change given, when a receipt prints both: the total actually paid."""
+    cash = change = None
+    for row in view.rows:
+        for hit in view.labels[id(row)]:
+            if "ignore" not in hit.fields:
+                continue
+            phrase = " ".join(hit.phrase)
+            found = money_in(view.after_label(hit), decimal_sep=decimal_sep)
+            if found is None:
+                continue
+            if phrase.startswith("change"):
+                change = found.amount.value
+            elif phrase in ("cash", "tendered", "cash tendered") and cash is None:
+                cash = found.amount.value
+    if cash is not None and change is not None and cash >= change:
+        return cash - change
+    return None
+
+
+@dataclass
+class Totals:
+    chosen: dict[str, Candidate]
+    consistent: bool  # net + tax = total held for the chosen amounts
+    derived: dict[str, Decimal]  # the third of net/tax/total computed from the other two
+
+
+def _close(a: Decimal, b: Decimal) -> bool:
+    return abs(a - b) <= CENT
+
+
+def solve_totals(cands: dict[str, list[Candidate]], paid: Decimal | None) -> Totals:
+    """Pick one candidate per amount field (or none) maximising evidence + arithmetic agreement."""
+    top = {f: cands.get(f, [])[:4] for f in AMOUNT_FIELDS}
+    options = {f: [*top[f], None] for f in AMOUNT_FIELDS}
+    best: tuple[float, dict[str, Candidate | None], bool] | None = None
+    for combo in product(*(options[f] for f in ("total_amount", "net_amount", "tax_amount"))):
+        total, net, tax = combo
+        score = sum(c.score for c in combo if c is not None)
+        consistent = False
+        if total is not None and net is not None and tax is not None:
+            if _close(net.value + tax.value, total.value):  # type: ignore[operator]
+                score += 1.5
+                consistent = True
+            else:
+                score -= 0.3
+        if total is not None:
+            if net is not None and net.value > total.value and total.value > 0:  # type: ignore[operator]
+                score -= 1.0
+            if tax is not None and abs(tax.value) >= abs(total.value) and total.value != 0:  # type: ignore[arg-type]
+                score -= 1.0
+            if paid is not None and _close(paid, total.value):  # type: ignore[arg-type]
+                score += 1.0
+        if net is not None and tax is not None and net is tax:
+            continue
+        if total is not None and net is not None and total is net and not (tax and tax.value == 0):
+            score -= 0.5
+        if best is None or score > best[0]:
+            best = (score, {"total_amount": total, "net_amount": net, "tax_amount": tax}, consistent)
+    assert best is not None
+    chosen = {k: v for k, v in best[1].items() if v is not None}
+    for f in ("amount_due", "prepaid_amount", "line_total_amount"):
+        if top[f]:
+            chosen[f] = top[f][0]
+    return Totals(chosen, best[2], _derive(chosen))
+
+
+def _derive(chosen: dict[str, Candidate]) -> dict[str, Decimal]:
+    """Amounts that follow from two read ones: net + tax = total, total - prepaid = due."""
+
+    def val(name: str) -> Decimal | None:
+        c = chosen.get(name)
+        return c.value if c is not None else None  # type: ignore[return-value]
+
+    net, tax, total = val("net_amount"), val("tax_amount"), val("total_amount")
+    out: dict[str, Decimal] = {}
+    if total is not None and tax is not None and net is None:
+        out["net_amount"] = total - tax
+    elif total is not None and net is not None and tax is None and total >= net:
+        out["tax_amount"] = total - net
+    elif net is not None and tax is not None and total is None:
+        out["total_amount"] = total = net + tax
+    due, paid = val("amount_due"), val("prepaid_amount")
+    if total is not None and due is not None and paid is None and 0 <= total - due <= total:
+        out["prepaid_amount"] = total - due
+    elif total is not None and paid is not None and due is None:
+        out["amount_due"] = total - paid
+    return out

@@ -1,0 +1,136 @@
+"""Label lexicon (pipeline/data/labels.toml) and label matching on layout rows.
+
+Words are cut into tokens ("Rechnungs-Nr.:" -> "rechnungs", "no"); every spelling of "number"
+becomes "no". A label is a token sequence; at each position the longest label wins, and a
+label may serve several fields ("GST" announces a tax amount or a tax id: the value decides).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+
+from ..layout import Row
+from ..normalize import fold
+
+NUMBER_WORDS = frozenset({"no", "nr", "nro", "num", "number", "numero", "nummer", "n", "#", "nos", "numbers"})
+_TOKEN_RE = re.compile(r"#|[^\s\-/:#|°º]+")
+_STRIP = ":;,.()[]{}\"'*°º¨`"
+
+
+def norm_token(raw: str) -> str:
+    t = fold(raw).strip(_STRIP)
+    return "no" if t in NUMBER_WORDS else t
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str  # normalised
+    word: int  # index of the word in the row
+    end: int  # char offset in the word where this token ends
+
+
+def tokenize_row(row: Row) -> list[Token]:
+    out: list[Token] = []
+    for wi, w in enumerate(row.words):
+        for m in _TOKEN_RE.finditer(w.text):
+            t = norm_token(m.group())
+            if t:
+                out.append(Token(t, wi, m.end()))
+    return out
+
+
+@dataclass(frozen=True)
+class Label:
+    field: str
+    strong: bool
+
+
+@cache
+def lexicon() -> dict[tuple[str, ...], tuple[Label, ...]]:
+    """Token sequence -> the fields it labels."""
+    raw = tomllib.loads((files("ledgerlens.pipeline.data") / "labels.toml").read_text(encoding="utf-8"))
+    table: dict[tuple[str, ...], list[Label]] = {}
+    for field_name, groups in raw.items():
+        for kind in ("strong", "weak"):
+            for phrase in groups.get(kind, []):
+                key = tuple(t for t in (norm_token(p) for p in _TOKEN_RE.findall(phrase)) if t)
+                labels = table.setdefault(key, [])
+                if not any(lb.field == field_name for lb in labels):
+                    labels.append(Label(field_name, kind == "strong"))
+    return {k: tuple(v) for k, v in table.items()}
+
+
+@cache
+def _max_len() -> int:
+    return max(len(k) for k in lexicon())
+
+
+@dataclass(frozen=True)
+class LabelHit:
+    row: Row
+    labels: tuple[Label, ...]
+    first_word: int
+    last_word: int  # inclusive
+    end_char: int  # where the label ends inside the last word ("Invoice#123": value starts there)
+    phrase: tuple[str, ...]
+
+    def strength(self, field: str) -> float:
+        for lb in self.labels:
+            if lb.field == field:
+                return 1.0 if lb.strong else 0.5
+        return 0.0
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return frozenset(lb.field for lb in self.labels)
+
+    @property
+    def x0(self) -> float:
+        return self.row.words[self.first_word].x0
+
+    @property
+    def x1(self) -> float:
+        return self.row.words[self.last_word].x1
+
+
+def _whole_words(row: Row, tokens: list[Token], i: int, n: int) -> bool:
+    """A label starts a word and ends one, or ends just before ':' / '#' / '°' ("Invoice#12", "N°5").
+
+    So "INV" inside "INV/2023/03/0008" is part of a value, not a label.
+    """
+    first, last = tokens[i], tokens[i + n - 1]
+    if i > 0 and tokens[i - 1].word == first.word:
+        return False
+    word = row.words[last.word].text
+    rest = word[last.end :]
+    return not rest or rest[0] in ":#°º.)" or last.text == "no"
+
+
+def find_labels(row: Row) -> list[LabelHit]:
+    """Non-overlapping label hits in a row, left to right, longest match first."""
+    tokens = tokenize_row(row)
+    table, longest = lexicon(), _max_len()
+    hits: list[LabelHit] = []
+    i = 0
+    while i < len(tokens):
+        match = None
+        for n in range(min(longest, len(tokens) - i), 0, -1):
+            key = tuple(t.text for t in tokens[i : i + n])
+            if key in table:
+                match = (n, table[key])
+                break
+        if match is None:
+            i += 1
+            continue
+        n, labels = match
+        first, last = tokens[i], tokens[i + n - 1]
+        if _whole_words(row, tokens, i, n):
+            hits.append(LabelHit(row, labels, first.word, last.word, last.end, key))
+            i += n
+        else:
+            i += 1
+    return hits

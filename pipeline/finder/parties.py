@@ -1,0 +1,290 @@
+"""Vendor and buyer: names and addresses from blocks of rows.
+
+Where a page names its parties ("Bill to", "Verkäufer", "Client") the block under the label is
+read. The vendor is otherwise found the way a person does: a sender line above the address
+window (DIN 5008), a line carrying a legal form (GmbH, Ltd, S.A., Sdn Bhd ...), or the first
+prominent line at the top of the first page.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..layout import Row, Segment
+from ..normalize import fold
+from .lexicon import LabelHit
+from .view import Candidate, DocView
+
+LEGAL_FORMS = re.compile(
+    r"(?<![\w])(gmbh|ag|kg|ohg|ug|e\.?\s?k\.?|gbr|mbh|ltd\.?|limited|llc|l\.l\.c\.|inc\.?|corp\.?|corporation|"
+    r"plc|llp|lp|co\.|company|s\.?a\.?s?\.?u?|s\.?l\.?u?\.?|s\.?a\.?r\.?l\.?|sarl|sas|sasu|eurl|sa|sl|slu|"
+    r"s\.?p\.?a\.?|s\.?r\.?l\.?|b\.?v\.?|n\.?v\.?|bvba|vof|a/s|aps|ab|oy|as|sdn\.?\s?bhd\.?|bhd\.?|"
+    r"pte\.?\s?ltd\.?|pty\.?\s?ltd\.?|pvt\.?\s?ltd\.?|enterprise|trading|s\.?c\.?)(?![\w])",
+    re.IGNORECASE,
+)
+_POSTCODE = re.compile(
+    r"(?<!\d)(?:\d{5}|\d{4}\s?[A-Z]{2}|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|\d{3}\s?\d{2}|\d{4}|[A-Z]-\d{4,5})(?!\d)"
+)
+_STREET = re.compile(
+    r"(?i)(stra(ss|ß)e|str\.|weg|allee|platz|gasse|ring|damm|street|st\.?$|road|rd\.?|avenue|ave\.?|lane|"
+    r"drive|boulevard|blvd|calle|c/|avda|avenida|plaza|paseo|rue|avenue|boulevard|chemin|all[ée]e|place|"
+    r"straat|laan|plein|gracht|jalan|jln|taman|lorong|no\.|lot\s|\d+[a-z]?,)"
+)
+_CONTACT = re.compile(
+    r"(?i)(\btel\b|\btelp\b|phone|\bfax\b|e-?mail|@|www\.|http|\bgst\b|\bsst\b|\breg\b|\bvat\b|\btva\b|"
+    r"ust|\biban\b|\bbic\b|\bswift\b|\bhrb\b|\bsiret\b|\bsiren\b|\bnif\b|\bcif\b|\bkvk\b|\bbtw\b|"
+    r"invoice|receipt|factur|rechnung|date|datum|fecha|cashier|table|counter|\bno\s?:|\bdoc\b)"
+)
+_COUNTRY_FIRST = re.compile(r"^([A-Z]{2})[\s\-]+(\d{4,5}\s+.+)$")
+_TITLE_WORDS = {
+    "invoice", "tax invoice", "receipt", "official receipt", "cash bill", "rechnung", "factura", "facture",
+    "factuur", "credit note", "gutschrift", "avoir", "statement", "quittung", "bon", "ticket",
+    "simplified tax invoice", "cash receipt", "bill", "order", "delivery note", "original", "copy",
+}  # fmt: skip
+
+
+@dataclass
+class Party:
+    name: Candidate | None = None
+    address: Candidate | None = None
+
+
+_REG_NO = re.compile(r"\s*[\[({]?\s*(?:co\.?\s*(?:reg\.?\s*)?no\.?\s*:?\s*)?\d{4,8}\s?-\s?[A-Z0-9]\b.*$", re.IGNORECASE)
+_OCR_LEGAL = [(re.compile(r"\bS[O0]N\.?\s?BH[DO0]\b\.?"), "SDN BHD"), (re.compile(r"\bSDN\.?\s?BH[O0]\b"), "SDN BHD")]
+
+
+def clean_name(text: str) -> str:
+    """A party name without its trailing company registration number ("ACME SDN BHD (123456-X)")."""
+    text = _REG_NO.sub("", text).strip(" ,;:-")
+    for pattern, fixed in _OCR_LEGAL:  # the commonest OCR slips in legal forms
+        text = pattern.sub(fixed, text)
+    return text
+
+
+def _is_title(text: str) -> bool:
+    t = fold(text).strip(" :.-*#")
+    return t in _TITLE_WORDS or len(t) < 2
+
+
+def canonical_address(lines: list[str]) -> str:
+    """Lines joined with ", "; "DE 80333 München" becomes "80333 München, DE"."""
+    parts: list[str] = []
+    for line in lines:
+        line = line.strip().rstrip(",")
+        m = _COUNTRY_FIRST.match(line)
+        if m:
+            line = f"{m.group(2)}, {m.group(1)}"
+        if line:
+            parts.append(line)
+    return ", ".join(parts)
+
+
+def _looks_like_address(text: str) -> bool:
+    return bool(_POSTCODE.search(text) or _STREET.search(text)) and not _CONTACT.search(text)
+
+
+def _segment_near(row: Row, x: float, tol: float) -> Segment | None:
+    best = None
+    for seg in row.segments:
+        if abs(seg.x0 - x) <= tol and (best is None or abs(seg.x0 - x) < abs(best.x0 - x)):
+            best = seg
+    return best
+
+
+def block_below(view: DocView, row: Row, x: float, *, max_lines: int = 6) -> list[tuple[Row, Segment]]:
+    """Segments left-aligned at x in the rows under `row`, until a gap or a label line."""
+    unit = view.unit(row.page)
+    rows = view.rows_of(row.page)
+    out: list[tuple[Row, Segment]] = []
+    last_y = row.y1
+    for r in rows[row.index + 1 :]:
+        if r.y0 - last_y > 2.2 * unit or len(out) >= max_lines:
+            break
+        seg = _segment_near(r, x, 2.0 * unit)
+        if seg is None:
+            if out:
+                break
+            continue
+        if any(
+            h
+            for h in view.labels[id(r)]
+            if h.x0 <= seg.x0 + unit and h.fields & {"buyer_block", "vendor_block"}
+        ):
+            break
+        out.append((r, seg))
+        last_y = r.y1
+    return out
+
+
+def _cand(view: DocView, field: str, text: str, row: Row, words, score: float, source: str) -> Candidate:
+    return Candidate(field, text, score, row, list(words), source)
+
+
+def party_from_block(view: DocView, role: str, rows: list[tuple[Row, Segment]], source: str) -> Party:
+    """Name = first line; address = the address-like lines after it."""
+    party = Party()
+    lines = [(r, s) for r, s in rows if not _is_title(s.text)]
+    if not lines:
+        return party
+    # "Name: ACME" / "Anschrift: Street 1" sections (e-invoice visualisations).
+    labelled = _labelled_party(view, lines)
+    if labelled.name or labelled.address:
+        return _named(view, role, labelled, source)
+    r0, s0 = lines[0]
+    party.name = _cand(view, f"{role}_name", clean_name(s0.text.strip(" ,")), r0, s0.words, 0.8, source)
+    addr = []
+    for r, s in lines[1:]:
+        if _CONTACT.search(s.text) and not _looks_like_address(s.text):
+            break
+        addr.append((r, s))
+    if addr:
+        words = [w for _, s in addr for w in s.words]
+        text = canonical_address([s.text for _, s in addr])
+        party.address = _cand(view, f"{role}_address", text, addr[0][0], words, 0.7, source)
+    return party
+
+
+def _labelled_party(view: DocView, lines: list[tuple[Row, Segment]]) -> Party:
+    party = Party()
+    for i, (r, _s) in enumerate(lines):
+        for hit in view.labels[id(r)]:
+            if "party_name" in hit.fields and party.name is None:
+                words = view.after_label(hit)
+                if words:
+                    party.name = Candidate(
+                        "name", " ".join(w.text for w in words), 0.9, r, words, "label:name"
+                    )
+            elif "party_address" in hit.fields and party.address is None:
+                words = view.after_label(hit)
+                texts = [" ".join(w.text for w in words)]
+                x = words[0].x0 if words else hit.x1
+                for r2, s2 in lines[i + 1 :]:
+                    if view.labels[id(r2)] and view.labels[id(r2)][0].x0 < x - view.unit(r2.page):
+                        break
+                    if abs(s2.x0 - x) > 2 * view.unit(r2.page) and abs(s2.words[-1].x0 - x) > 2 * view.unit(
+                        r2.page
+                    ):
+                        s2 = next((s for s in r2.segments if abs(s.x0 - x) <= 2 * view.unit(r2.page)), None)  # type: ignore[assignment]
+                        if s2 is None:
+                            break
+                    texts.append(s2.text)
+                    words = words + s2.words
+                if words:
+                    party.address = Candidate(
+                        "address", canonical_address(texts), 0.85, r, words, "label:address"
+                    )
+    return party
+
+
+def _named(view: DocView, role: str, p: Party, source: str) -> Party:
+    out = Party()
+    if p.name:
+        out.name = Candidate(f"{role}_name", p.name.value, p.name.score, p.name.row, p.name.words, source)
+    if p.address:
+        out.address = Candidate(
+            f"{role}_address", p.address.value, p.address.score, p.address.row, p.address.words, source
+        )
+    return out
+
+
+def labelled_party(view: DocView, role: str) -> Party:
+    """The party under a "Bill to" / "Seller" style label (the first one that yields a name)."""
+    block = "buyer_block" if role == "buyer" else "vendor_block"
+    for hit in view.hits(block):
+        if hit.row.page != 0 or not _label_starts_segment(hit):
+            continue
+        rows = []
+        inline = view.after_label(hit)
+        if inline:  # "Bill to: ACME Ltd" on the label's own row
+            seg = Segment(inline)
+            rows.append((hit.row, seg))
+        rows += block_below(view, hit.row, hit.x0)
+        party = party_from_block(view, role, rows, "label:" + " ".join(hit.phrase))
+        if party.name:
+            return party
+    return Party()
+
+
+def _label_starts_segment(hit: LabelHit) -> bool:
+    # A block label heads its segment ("Bill to", "Kunde:"); inside a sentence it is just a word.
+    for seg in hit.row.segments:
+        if seg.words[0] is hit.row.words[hit.first_word]:
+            return len(seg.words) - (hit.last_word - hit.first_word + 1) <= 6
+    return False
+
+
+def sender_line(view: DocView) -> Party:
+    """DIN 5008 return-address line: "ACME GmbH - Hauptstr. 1 - 10115 Berlin" above the window."""
+    rows = view.rows_of(0)
+    limit = view.page_height(0) * 0.4
+    for r in rows:
+        if r.y0 > limit:
+            break
+        parts = [p.strip() for p in re.split(r"\s+[-–·|•]\s+|\s*[·|•]\s*", r.text) if p.strip()]
+        if len(parts) >= 3 and _POSTCODE.search(r.text) and not _CONTACT.search(parts[0]):
+            name = _cand(view, "vendor_name", parts[0], r, r.words[:1], 0.75, "sender line")
+            addr = _cand(view, "vendor_address", canonical_address(parts[1:]), r, r.words, 0.6, "sender line")
+            return Party(name, addr)
+    return Party()
+
+
+def legal_form_party(view: DocView, exclude: tuple[float, float, float, float] | None) -> Party:
+    """The first segment on page 1 that carries a legal form and is not in the buyer's zone."""
+    for r in view.rows_of(0):
+        for seg in r.segments:
+            if not LEGAL_FORMS.search(seg.text) or _CONTACT.search(seg.text) or len(seg.text) > 80:
+                continue
+            if exclude and _inside(seg, exclude):
+                continue
+            if sum(c.isdigit() for c in seg.text) > 4:
+                continue
+            rows = [(r, seg), *block_below(view, r, seg.x0)]
+            party = party_from_block(view, "vendor", rows, "legal form")
+            if party.name:
+                return party
+    return Party()
+
+
+def top_party(view: DocView, exclude: tuple[float, float, float, float] | None) -> Party:
+    """The most name-like of the first lines of page 1 (receipts, letterheads without a legal form).
+
+    Shop names are printed big, in capitals, often with a legal form; scribbles, slogans and
+    operator stamps at the very top are not.
+    """
+    rows = view.rows_of(0)
+    limit = view.page_height(0) * 0.35
+    unit = view.unit(0)
+    best: tuple[float, Row, Segment] | None = None
+    for rank, r in enumerate(rows[:8]):
+        if r.y0 > limit:
+            break
+        seg = max(r.segments, key=lambda s: (s.words[0].height, len(s.text)))
+        text = seg.text.strip()
+        letters = [c for c in text if c.isalpha()]
+        if _is_title(text) or len(letters) < 3 or len(letters) < 0.5 * len(text.replace(" ", "")):
+            continue
+        if _CONTACT.search(text) or view.labels[id(r)] or (exclude and _inside(seg, exclude)):
+            continue
+        if _looks_like_address(text) and rank > 0:
+            continue
+        upper = sum(c.isupper() for c in letters) / len(letters)
+        height = max(w.height for w in seg.words) / unit
+        score = upper + 0.5 * min(height, 2.0) + (1.0 if LEGAL_FORMS.search(text) else 0.0) - 0.1 * rank
+        score += 0.3 * min(w.conf for w in seg.words)
+        if best is None or score > best[0]:
+            best = (score, r, seg)
+    if best is None:
+        return Party()
+    _, r, seg = best
+    party = party_from_block(view, "vendor", [(r, seg), *block_below(view, r, seg.x0)], "top of page")
+    if party.name:
+        party.name.score = 0.5
+    return party
+
+
+def _inside(seg: Segment, box: tuple[float, float, float, float]) -> bool:
+    x0, y0, x1, y1 = box
+    cx = (seg.x0 + seg.x1) / 2
+    cy = (seg.bbox[1] + seg.bbox[3]) / 2
+    return x0 <= cx <= x1 and y0 <= cy <= y1

@@ -1,0 +1,285 @@
+"""Tables: invoice line items and statement transactions.
+
+A table is found by its header row (Description / Qty / Unit price / Amount in any of our
+languages); the header's segments give the columns. Rows below are read until the totals
+start. A row without an amount continues the description above it (wrapped text).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ..layout import Row
+from ..normalize import MONTHS, fold, format_amount, format_quantity
+from ..types import Word
+from .values import amounts_in, money_in
+from .view import DocView
+
+COLUMN_WORDS: list[tuple[str, tuple[str, ...]]] = [
+    ("unit_price", ("unit price", "price per", "unit cost", "einzelpreis", "e-preis", "ep ", "stuckpreis",
+                    "precio unitario", "precio unit", "prix unitaire", "p.u", "pu ht", "prix unit",
+                    "prijs per", "prezzo unitario", "vk-preis", "rate", "price", "preis", "precio", "prix",
+                    "prijs", "unit amount", "net price")),
+    ("quantity", ("qty", "quantity", "menge", "anzahl", "cantidad", "cant.", "quantite", "qte", "aantal",
+                  "quantita", "pcs", "stk", "units", "qte.")),
+    ("description", ("description", "item", "article", "artikel", "bezeichnung", "beschreibung", "leistung",
+                     "descripcion", "concepto", "designation", "libelle", "omschrijving", "product",
+                     "produkt", "particulars", "details", "service", "descrizione", "prestation")),
+    ("amount", ("amount", "total", "line total", "betrag", "gesamt", "gesamtpreis", "importe", "montant",
+                "total ht", "bedrag", "zeilenbetrag", "net amount", "subtotal", "importe total",
+                "totaal", "importo", "summe", "value", "price incl")),
+    ("unit", ("unit", "einheit", "unidad", "unite", "uom", "eh")),
+    ("tax", ("vat", "tax", "mwst", "iva", "tva", "btw", "taxes", "ust", "gst")),
+    ("date", ("date", "datum", "fecha", "transaction date", "posting date", "value date", "buchungstag",
+              "valuta", "fecha valor", "date operation", "post date", "trans date")),
+    ("debit", ("debit", "debits", "withdrawal", "withdrawals", "paid out", "money out", "soll", "lastschrift",
+               "cargo", "cargos", "debe", "out")),
+    ("credit", ("credit", "credits", "deposit", "deposits", "paid in", "money in", "haben", "gutschrift",
+                "abono", "abonos", "haber", "in")),
+    ("balance", ("balance", "saldo", "solde", "kontostand")),
+]  # fmt: skip
+_STOP_LABELS = {"total_amount", "net_amount", "tax_amount", "amount_due"}
+
+
+def _classify(text: str) -> str | None:
+    t = " " + fold(text).strip(" :") + " "
+    for cls, words in COLUMN_WORDS:
+        for w in words:
+            if re.search(r"(?<![a-z])" + re.escape(w.strip()) + r"(?![a-z])", t):
+                return cls
+    return None
+
+
+@dataclass
+class Column:
+    cls: str
+    x0: float
+    x1: float
+
+    def holds(self, w: Word, slack: float) -> bool:
+        return self.x0 - slack <= (w.x0 + w.x1) / 2 <= self.x1 + slack
+
+
+def table_header(row: Row) -> list[Column] | None:
+    cols = []
+    for seg in row.segments:
+        cls = _classify(seg.text)
+        if cls and not any(c.cls == cls for c in cols):
+            cols.append(Column(cls, seg.x0, seg.x1))
+    kinds = {c.cls for c in cols}
+    if len(cols) >= 3 or (len(cols) == 2 and "description" in kinds and kinds & {"amount", "unit_price"}):
+        return cols
+    return None
+
+
+def _assign(words: list[Word], cols: list[Column], unit: float) -> dict[str, list[Word]]:
+    """Each word to the header column that covers it, else to the nearest by edge."""
+    out: dict[str, list[Word]] = {}
+    for w in words:
+        cx = (w.x0 + w.x1) / 2
+        col = min(cols, key=lambda c: 0.0 if c.holds(w, unit) else min(abs(cx - c.x0), abs(cx - c.x1)))
+        out.setdefault(col.cls, []).append(w)
+    return out
+
+
+@dataclass
+class Item:
+    data: dict[str, Any]
+    confidence: float
+    page: int
+
+
+def _is_stop(view: DocView, row: Row) -> bool:
+    return any(h.fields & _STOP_LABELS and any(lb.strong for lb in h.labels) for h in view.labels[id(row)])
+
+
+def _quantity(words: list[Word]) -> tuple[Decimal | None, str | None]:
+    qty, unit = None, []
+    for w in words:
+        m = re.fullmatch(r"(-?\d+(?:[.,]\d+)?)([a-zA-Z]*)", w.text.strip())
+        if m and qty is None:
+            qty = Decimal(m.group(1).replace(",", "."))
+            if m.group(2):
+                unit.append(m.group(2))
+        elif w.text.isalpha():
+            unit.append(w.text)
+    return qty, (" ".join(unit) or None)
+
+
+def line_items(view: DocView, decimal_sep: str | None) -> list[Item]:
+    items: list[Item] = []
+    cols: list[Column] | None = None
+    for page_idx, lay in enumerate(view.layouts):
+        unit = lay.unit
+        for row in lay.rows:
+            header = table_header(row)
+            if header:
+                cols = header
+                continue
+            if cols is None:
+                continue
+            if _is_stop(view, row):
+                cols = None
+                continue
+            parts = _assign(row.words, cols, unit)
+            amount_words = parts.get("amount") or []
+            amt = money_in(amount_words, decimal_sep=decimal_sep) if amount_words else None
+            desc_words = parts.get("description", [])
+            if amt is None:
+                if items and desc_words and items[-1].page == page_idx:
+                    items[-1].data["description"] += "\n" + " ".join(w.text for w in desc_words)
+                continue
+            if not desc_words:
+                continue
+            data: dict[str, Any] = {"description": " ".join(w.text for w in desc_words)}
+            qty, qty_unit = _quantity(parts.get("quantity", []))
+            price = money_in(parts.get("unit_price", []), decimal_sep=decimal_sep)
+            if qty is not None:
+                data["quantity"] = format_quantity(qty)
+            unit_words = parts.get("unit")
+            if unit_words:
+                data["unit"] = " ".join(w.text for w in unit_words)[:80]
+            elif qty_unit:
+                data["unit"] = qty_unit[:80]
+            if price is not None:
+                data["unit_price"] = format_amount(price.amount.value)
+            data["amount"] = format_amount(amt.amount.value)
+            conf = min(w.conf for w in row.words)
+            if qty is not None and price is not None:
+                agrees = abs(qty * price.amount.value - amt.amount.value) <= Decimal("0.01") * max(1, qty)
+                conf *= 1.0 if agrees else 0.7
+            items.append(Item(data, 0.8 * conf, page_idx))
+    return items
+
+
+# ------------------------------------------------------------------ statements
+
+_DAY_MONTH = re.compile(
+    r"^(?P<d>\d{1,2})[./\-](?P<m>\d{1,2})(?:[./\-](?P<y>\d{2,4}))?\.?$|"
+    r"^(?P<y2>\d{4})-(?P<m2>\d{2})-(?P<d2>\d{2})$"
+)
+_CARD = re.compile(
+    r"credit card|card statement|minimum (payment|due)|credit limit|kreditkarte|tarjeta de credito|carte de credit"
+)
+
+
+def _row_date(words: list[Word], year_hint: int | None, month_hint: int | None) -> tuple[date, int] | None:
+    """A date at the start of a row ("02/07", "02.07.2023", "2 Jul") -> (date, words used)."""
+    if not words:
+        return None
+    first = words[0].text.strip()
+    m = _DAY_MONTH.match(first)
+    if m:
+        if m.group("y2"):
+            return _mk(int(m["y2"]), int(m["m2"]), int(m["d2"])), 1  # type: ignore[return-value]
+        d, mo = int(m["d"]), int(m["m"])
+        y = int(m["y"]) if m["y"] else None
+        if y is not None and y < 100:
+            y += 2000
+        used = 1
+    elif len(words) >= 2 and first.isdigit() and fold(words[1].text).strip(".") in MONTHS:
+        d, mo, y, used = int(first), MONTHS[fold(words[1].text).strip(".")], None, 2
+        if len(words) >= 3 and re.fullmatch(r"\d{4}", words[2].text):
+            y, used = int(words[2].text), 3
+    else:
+        return None
+    if y is None:
+        if year_hint is None:
+            return None
+        y = year_hint - 1 if month_hint is not None and mo > month_hint + 1 else year_hint
+    value = _mk(y, mo, d)
+    return (value, used) if value else None
+
+
+def _mk(y: int, m: int, d: int) -> date | None:
+    try:
+        return date(y, m, d)
+    except ValueError:
+        return None
+
+
+@dataclass
+class Txn:
+    data: dict[str, Any]
+    confidence: float
+    page: int
+
+
+def statement_transactions(
+    view: DocView, decimal_sep: str | None, *, day_first: bool, statement_date: date | None
+) -> list[Txn]:
+    year = statement_date.year if statement_date else _common_year(view)
+    month = statement_date.month if statement_date else None
+    card = bool(_CARD.search(fold(" ".join(r.text for r in view.rows[:200]))))
+    txns: list[Txn] = []
+    pending: list[Txn] = []  # undated rows waiting for the next dated one
+    for page_idx, lay in enumerate(view.layouts):
+        cols: list[Column] | None = None
+        for row in lay.rows:
+            header = table_header(row)
+            if header and any(c.cls == "date" for c in header):
+                cols = header
+                continue
+            if cols is None:
+                continue
+            if _is_stop(view, row):
+                continue
+            got = _row_date(row.words, year, month)
+            amounts = amounts_in(row.words[got[1] if got else 0 :], decimal_sep=decimal_sep)
+            amounts = [a for a in amounts if a.has_decimals]
+            if not amounts:
+                continue
+            rest = row.words[got[1] if got else 0 :]
+            first_amount_x = amounts[0].words[0].x0
+            desc = " ".join(w.text for w in rest if w.x1 <= first_amount_x).strip()
+            if not desc:
+                continue
+            amount, balance = _signed(amounts, cols, lay.unit, card)
+            data: dict[str, Any] = {"date": None, "description": desc[:500], "amount": format_amount(amount)}
+            if balance is not None:
+                data["balance"] = format_amount(balance)
+            conf = 0.85 * min(w.conf for w in row.words)
+            txn = Txn(data, conf, page_idx)
+            if got:
+                data["date"] = got[0].isoformat()
+                for p in pending:
+                    p.data["date"] = data["date"]
+                    p.confidence *= 0.8
+                pending = []
+            else:
+                if txns and txns[-1].data["date"] and not pending:
+                    data["date"] = txns[-1].data["date"]
+                    txn.confidence *= 0.8
+                else:
+                    pending.append(txn)
+            txns.append(txn)
+    return [t for t in txns if t.data["date"]]
+
+
+def _signed(amounts, cols: list[Column], unit: float, card: bool) -> tuple[Decimal, Decimal | None]:
+    kinds = {c.cls: c for c in cols}
+    balance = None
+    picked = amounts
+    if "balance" in kinds and len(amounts) >= 2 and kinds["balance"].holds(amounts[-1].words[-1], 2 * unit):
+        balance = amounts[-1].amount.value
+        picked = amounts[:-1]
+    a = picked[-1] if picked else amounts[-1]
+    value = a.amount.value
+    if a.amount.marker == "CR":
+        value = abs(value)
+    elif a.amount.marker == "DR" or ("debit" in kinds and kinds["debit"].holds(a.words[-1], 2 * unit)):
+        value = -abs(value)
+    elif "credit" in kinds and kinds["credit"].holds(a.words[-1], 2 * unit):
+        value = abs(value)
+    elif card:
+        value = -value  # card statements print spending as positive and credits in brackets
+    return value, balance
+
+
+def _common_year(view: DocView) -> int | None:
+    years = [int(y) for r in view.rows for y in re.findall(r"(?<!\d)(20\d{2})(?!\d)", r.text)]
+    return max(set(years), key=years.count) if years else None

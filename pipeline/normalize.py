@@ -1,0 +1,303 @@
+"""Turn printed values into typed ones: amounts to Decimal, dates to ISO, ids to canonical form.
+
+Money never passes through float. Every parser returns None for text it cannot read with
+certainty, so a caller can tell "absent" from "zero".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
+from importlib.resources import files
+
+# ---------------------------------------------------------------- text
+
+_SPACES = "\u00a0\u2007\u2009\u202f\u2002\u2003\u2004\u2005\u2006\u2008\u200a"
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form for matching labels: 'Fälligkeitsdatum' -> 'falligkeitsdatum'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return stripped.replace("ß", "ss").casefold()
+
+
+def clean_spaces(text: str) -> str:
+    for ch in _SPACES:
+        text = text.replace(ch, " ")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# ---------------------------------------------------------------- amounts
+
+CURRENCY_SYMBOLS = {
+    "€": "EUR",
+    "£": "GBP",
+    "¥": "JPY",
+    "₹": "INR",
+    "₽": "RUB",
+    "₩": "KRW",
+    "₺": "TRY",
+    "₫": "VND",
+    "฿": "THB",
+    "₱": "PHP",
+    "zł": "PLN",
+    "kč": "CZK",
+    "rm": "MYR",
+    "rs": "INR",
+    "rs.": "INR",
+    "s$": "SGD",
+    "us$": "USD",
+    "a$": "AUD",
+    "c$": "CAD",
+    "hk$": "HKD",
+    "chf": "CHF",
+    "fr.": "CHF",
+    "$": "USD",
+}
+
+_MINUS = "-\u2212\u2012\u2013\u2014"
+# Everything that may surround a number in an amount cell: currency codes/symbols, signs, markers.
+_AMOUNT_RE = re.compile(
+    r"""^(?P<neg1>[(\-\u2212\u2013])?\s*
+        (?P<cur1>[A-Z]{3}|[€£¥₹$]|RM|Rs\.?|S\$|US\$)?\s*
+        (?P<neg2>[\-\u2212\u2013])?\s*
+        (?P<num>\d{1,3}(?:[ .,'’]\d{3})+(?:[.,]\d{1,4})?|\d+(?:[.,]\d{1,4})?|[.,]\d{1,2})
+        \s*(?P<cur2>[A-Z]{3}|[€£¥₹$]|RM)?\s*
+        (?P<neg3>[)\-\u2212]|CR|DR|Cr|Dr)?$""",
+    re.VERBOSE,
+)
+
+
+def _digits_value(num: str, decimal_sep: str | None) -> Decimal | None:
+    num = num.replace(" ", "").replace("'", "").replace("’", "")
+    dots, commas = num.count("."), num.count(",")
+    if dots and commas:
+        dec = "." if num.rfind(".") > num.rfind(",") else ","
+    elif dots or commas:
+        sep = "." if dots else ","
+        tail = num.rsplit(sep, 1)[1]
+        if (dots + commas) > 1:
+            dec = "" if len(tail) == 3 else sep  # 1.234.567 groups; 1.234.56 is junk -> treat last as decimal
+        elif len(tail) == 3 and decimal_sep != sep:
+            dec = ""  # "1.234" / "1,234": a thousands group unless told this is the decimal mark
+        else:
+            dec = sep
+    else:
+        dec = ""
+    if dec:
+        whole, _, frac = num.rpartition(dec)
+        whole = whole.replace(".", "").replace(",", "")
+        num = f"{whole or '0'}.{frac}"
+    else:
+        num = num.replace(".", "").replace(",", "")
+    try:
+        return Decimal(num)
+    except InvalidOperation:
+        return None
+
+
+@dataclass(frozen=True)
+class Amount:
+    value: Decimal
+    currency: str | None  # ISO code when a symbol or code was printed beside the number
+    text: str
+    marker: str | None = None  # "CR" / "DR" when printed after the number
+
+
+def parse_amount(text: str, *, decimal_sep: str | None = None) -> Amount | None:
+    """Read one printed amount: '1.234,56 €', '$1,234.56', '(12.00)', '12.00-', '12,00 CR', 'RM 60.30'.
+
+    CR / trailing minus / parentheses make it negative (credit). `decimal_sep` settles '1.234'.
+    """
+    t = clean_spaces(text)
+    if not t or len(t) > 40:
+        return None
+    m = _AMOUNT_RE.match(t)
+    if m is None:
+        return None
+    value = _digits_value(m["num"], decimal_sep)
+    if value is None:
+        return None
+    neg1, neg3 = m["neg1"], m["neg3"]
+    if (neg1 == "(") != (neg3 == ")"):
+        return None
+    marker = neg3.upper() if neg3 and neg3.isalpha() else None
+    # A credit mark (CR), a minus on either side or parentheses make it negative; DR is a debit.
+    negative = bool(neg1 or m["neg2"] or (neg3 and marker != "DR"))
+    cur = m["cur1"] or m["cur2"]
+    code = None
+    if cur:
+        code = CURRENCY_SYMBOLS.get(cur.casefold(), cur if re.fullmatch(r"[A-Z]{3}", cur) else None)
+        if code and code not in iso_currencies():
+            return None  # 'ABC 12' is not money
+    return Amount(-value if negative else value, code, text, marker)
+
+
+def format_amount(value: Decimal, places: int = 2) -> str:
+    """Decimal string for the schema: at least `places` decimals, more only when printed."""
+    exp = value.as_tuple().exponent
+    if isinstance(exp, int) and -exp > places:
+        q = value.normalize()
+        qexp = q.as_tuple().exponent
+        if isinstance(qexp, int) and -qexp > places:
+            return f"{q:f}"
+    return f"{value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):f}"
+
+
+def format_quantity(value: Decimal) -> str:
+    q = value.normalize()
+    return f"{q:f}" if q != q.to_integral() else f"{q.to_integral():f}"
+
+
+# ---------------------------------------------------------------- dates
+
+MONTHS: dict[str, int] = {}
+for _i, _names in enumerate(
+    [
+        "january jan enero ene januar janner jan janvier janv janeiro januari gennaio",
+        "february feb febrero febr februar feb fevrier fevr fev februari febbraio",
+        "march mar marzo marz mars marco maart",
+        "april apr abril abr avril avr",
+        "may mayo mai mei maggio",
+        "june jun junio juni juin giugno",
+        "july jul julio juli juillet juil luglio",
+        "august aug agosto ago aout august augustus",
+        "september sep sept septiembre setiembre set septembre settembre",
+        "october oct octubre okt oktober octobre ottobre",
+        "november nov noviembre novembre",
+        "december dec diciembre dic dezember dez decembre dicembre",
+    ],
+    start=1,
+):
+    for _n in _names.split():
+        MONTHS[_n] = _i
+
+_MONTH_ALT = "|".join(sorted(MONTHS, key=len, reverse=True))
+_SEP = r"[./\-]"
+DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("ymd", re.compile(r"(?<!\d)(?P<y>(?:19|20)\d{2})[./\-](?P<m>\d{1,2})[./\-](?P<d>\d{1,2})(?!\d)")),
+    (
+        "dmy",
+        re.compile(
+            rf"(?<![\d.])(?P<a>\d{{1,2}}){_SEP}\s?(?P<b>\d{{1,2}}){_SEP}\s?(?P<y>(?:19|20)?\d{{2}})(?![\d])"
+        ),
+    ),
+    (
+        "d_mon_y",
+        re.compile(
+            rf"(?<![\w])(?P<d>\d{{1,2}})(?:st|nd|rd|th|er|\.)?[\s\-/]*(?:de\s+)?(?P<mon>{_MONTH_ALT})\.?[\s\-/,]*(?:de\s+)?(?P<y>(?:19|20)\d{{2}}|\d{{2}})(?![\w])",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "mon_d_y",
+        re.compile(
+            rf"(?<![\w])(?P<mon>{_MONTH_ALT})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(?P<y>(?:19|20)\d{{2}})(?![\w])",
+            re.IGNORECASE,
+        ),
+    ),
+]
+
+
+@dataclass(frozen=True)
+class FoundDate:
+    value: date
+    start: int
+    end: int
+    ambiguous: bool  # day and month could be swapped (both <= 12, no hint)
+
+
+def _year(y: str) -> int:
+    n = int(y)
+    return n + 2000 if n < 100 and len(y) == 2 and n < 70 else (n + 1900 if n < 100 else n)
+
+
+def _make(y: int, m: int, d: int) -> date | None:
+    try:
+        return date(y, m, d)
+    except ValueError:
+        return None
+
+
+def find_dates(text: str, *, day_first: bool = True) -> list[FoundDate]:
+    """Every date printed in `text`, in order. Numeric d/m order follows `day_first` when ambiguous."""
+    found: list[FoundDate] = []
+    taken: list[tuple[int, int]] = []
+    folded = fold(text)  # same length as text for Latin scripts; month names matched accent-free
+    if len(folded) != len(text):
+        folded = text
+    for kind, pattern in DATE_PATTERNS:
+        for m in pattern.finditer(folded):
+            if any(m.start() < e and s < m.end() for s, e in taken):
+                continue
+            value, ambiguous = None, False
+            if kind == "ymd":
+                value = _make(int(m["y"]), int(m["m"]), int(m["d"]))
+            elif kind == "dmy":
+                a, b, y = int(m["a"]), int(m["b"]), _year(m["y"])
+                day_is_a = a > 12 or (day_first and b <= 12)
+                value = _make(y, b, a) if day_is_a else _make(y, a, b)
+                ambiguous = a <= 12 and b <= 12 and a != b
+            else:
+                mon = MONTHS.get(m["mon"].lower().rstrip("."))
+                if mon:
+                    value = _make(_year(m["y"]), mon, int(m["d"]))
+            if value is not None and 1990 <= value.year <= 2099:
+                found.append(FoundDate(value, m.start(), m.end(), ambiguous))
+                taken.append((m.start(), m.end()))
+    return sorted(found, key=lambda f: f.start)
+
+
+def parse_date(text: str, *, day_first: bool = True) -> date | None:
+    found = find_dates(text, day_first=day_first)
+    return found[0].value if found else None
+
+
+# ---------------------------------------------------------------- identifiers
+
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
+    "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24,
+    "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21,
+    "HU": 28, "IE": 22, "IL": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LI": 21,
+    "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30,
+    "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24,
+    "SE": 24, "SI": 19, "SK": 24, "SM": 27, "TN": 24, "TR": 26, "UA": 29, "VG": 24, "XK": 20,
+}  # fmt: skip
+
+
+def compact_id(text: str) -> str:
+    return re.sub(r"[\s.\-]", "", text).upper() if text else text
+
+
+def iban_is_valid(iban: str) -> bool:
+    """ISO 13616 mod-97 check plus the country's length."""
+    s = re.sub(r"\s", "", iban).upper()
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{8,30}", s):
+        return False
+    if IBAN_LENGTHS.get(s[:2], len(s)) != len(s):
+        return False
+    digits = "".join(str(int(c, 36)) for c in s[4:] + s[:4])
+    return int(digits) % 97 == 1
+
+
+@cache
+def iso_currencies() -> frozenset[str]:
+    """ISO 4217 codes, from the schema's enum so there is one list."""
+    common = json.loads((files("ledgerlens.schemas") / "common.schema.json").read_text(encoding="utf-8"))
+    return frozenset(common["$defs"]["currency"]["enum"])
+
+
+IBAN_COUNTRY_CURRENCY = {
+    "DE": "EUR", "FR": "EUR", "ES": "EUR", "IT": "EUR", "NL": "EUR", "BE": "EUR", "AT": "EUR", "IE": "EUR",
+    "PT": "EUR", "FI": "EUR", "LU": "EUR", "GR": "EUR", "SK": "EUR", "SI": "EUR", "EE": "EUR", "LV": "EUR",
+    "LT": "EUR", "CY": "EUR", "MT": "EUR", "HR": "EUR", "MC": "EUR", "SM": "EUR", "AD": "EUR",
+    "GB": "GBP", "CH": "CHF", "LI": "CHF", "SE": "SEK", "DK": "DKK", "NO": "NOK", "PL": "PLN", "CZ": "CZK",
+    "HU": "HUF", "RO": "RON", "BG": "BGN", "TR": "TRY",
+}  # fmt: skip
