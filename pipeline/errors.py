@@ -47,5 +47,7 @@ class DocumentError(LedgerlensError):
     def __reduce__(self) -> tuple[object, ...]:
         # Keyword-only arguments are not in self.args: without this, unpickling (process pools,
         # Prefect task results) fails with "missing 1 required positional argument".
-        kwargs = {"stage": self.stage, "hint": self.hint, "page": self.page, "transient": self.transient}
-        return (functools.partial(type(self), **kwargs), (self.code, self.message))
+        rebuild = functools.partial(
+            type(self), stage=self.stage, hint=self.hint, page=self.page, transient=self.transient
+        )
+        return (rebuild, (self.code, self.message))
