@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .config import CONFIG_NAME, DEFAULT_TOML, Config, load_config
-from .errors import ConfigError, DocumentError
+from .errors import ConfigError
 
 FOLDERS = ("intake", "processing", "done", "failed", "exports")
 ERROR_SUFFIX = ".error.json"
@@ -76,16 +76,13 @@ def find_workspace(path: Path) -> Workspace:
         if (candidate / CONFIG_NAME).is_file():
             return Workspace(candidate)
     raise ConfigError(
-        f"{path} is not inside a ledgerlens workspace (no {CONFIG_NAME} found); "
-        f"create one with `ledgerlens init DIR`"
+        f"{path} is not inside a ledgerlens workspace (no {CONFIG_NAME} found); create one with `ledgerlens init DIR`"
     )
 
 
 def is_ignored_name(name: str) -> bool:
     """Names that are never documents: hidden files, partial uploads, office lock files, our own notes."""
-    return name.startswith((".", "~$")) or name.endswith(
-        (".part", ".partial", ".crdownload", ".tmp", ERROR_SUFFIX)
-    )
+    return name.startswith((".", "~$")) or name.endswith((".part", ".partial", ".crdownload", ".tmp", ERROR_SUFFIX))
 
 
 def list_inputs(folder: Path) -> list[Path]:
@@ -119,34 +116,29 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def move_into(path: Path, folder: Path, tag: str) -> Path:
-    """Rename `path` into `folder` under a free name; durable once this returns."""
+def claim(path: Path, ws: Workspace, tag: str) -> Path:
+    """Move a file from intake into processing/ so no other run picks it up."""
+    return move_to(path, free_path(ws.processing, path.name, tag))
+
+
+def free_path(folder: Path, name: str, tag: str) -> Path:
+    """Where `name` can go in `folder` without overwriting anything."""
     folder.mkdir(parents=True, exist_ok=True)
-    target = _free_name(folder, path.name, tag)
+    return _free_name(folder, name, tag)
+
+
+def move_to(path: Path, target: Path) -> Path:
+    """Rename `path` to a target chosen with `free_path`; durable once this returns."""
     os.replace(path, target)
-    _fsync_dir(folder)
+    _fsync_dir(target.parent)
     return target
 
 
-def claim(path: Path, ws: Workspace, tag: str) -> Path:
-    """Move a file from intake into processing/ so no other run picks it up."""
-    return move_into(path, ws.processing, tag)
-
-
-def write_error_record(failed_path: Path, error: DocumentError, attempts: int = 1) -> Path:
-    record = {
-        "file": failed_path.name,
-        "stage": error.stage,
-        "code": error.code,
-        "reason": error.message,
-        "hint": error.hint,
-        "page": error.page,
-        "transient": error.transient,
-        "attempts": attempts,
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+def write_error_record(failed_path: Path, record: dict[str, object]) -> Path:
+    """`<name>.error.json` beside a failed file: stage, code, reason, hint, time, attempts."""
+    body = {"file": failed_path.name, **record, "time": datetime.now(UTC).isoformat(timespec="seconds")}
     out = Path(str(failed_path) + ERROR_SUFFIX)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, out)
     return out

@@ -69,6 +69,52 @@ class DocumentSchema:
     def field_names(self) -> list[str]:
         return list(self.schema.get("properties", {}))
 
+    @cached_property
+    def field_kinds(self) -> dict[str, str]:
+        """Field path -> kind, in schema order; list items appear as `line_items.amount`.
+
+        A kind is the name of the shared definition a field uses (amount, quantity, rate, date,
+        time, currency, iban, bic, tax_id, text, short_text), else list / object / number / text.
+        """
+        out: dict[str, str] = {}
+        _walk_kinds(self.schema, self.registry.resolver(base_uri=self.schema["$id"]), "", out)
+        return out
+
+
+SCALAR_KINDS = frozenset(
+    {"amount", "quantity", "rate", "date", "time", "currency", "iban", "bic", "tax_id", "text", "short_text"}
+)
+
+
+def _walk_kinds(node: dict[str, Any], resolver: Any, prefix: str, out: dict[str, str]) -> None:
+    for name, prop in node.get("properties", {}).items():
+        ref_name = str(prop.get("$ref", "")).rsplit("/", 1)[-1]
+        target, res = _deref(prop, resolver)
+        kind = _kind_of(target)
+        if kind not in ("list", "object") and ref_name in SCALAR_KINDS:
+            kind = ref_name
+        out[prefix + name] = kind
+        if kind == "list":
+            items, res = _deref(target.get("items", {}), res)
+            _walk_kinds(items, res, f"{prefix}{name}.", out)
+        elif kind == "object":
+            _walk_kinds(target, res, f"{prefix}{name}.", out)
+
+
+def _deref(node: dict[str, Any], resolver: Any) -> tuple[dict[str, Any], Any]:
+    while isinstance(node, dict) and "$ref" in node:
+        resolved = resolver.lookup(node["$ref"])
+        node, resolver = resolved.contents, resolved.resolver
+    return node, resolver
+
+
+def _kind_of(node: dict[str, Any]) -> str:
+    if node.get("format") == "date":
+        return "date"
+    return {"array": "list", "object": "object", "number": "number", "integer": "number"}.get(
+        str(node.get("type")), "text"
+    )
+
 
 def _read(path: Path) -> dict[str, Any]:
     try:

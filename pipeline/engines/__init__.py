@@ -1,0 +1,30 @@
+"""Engine registry: one dict from name to factory. Engines with heavy dependencies import them lazily."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..config import Config
+from ..errors import ConfigError
+from .base import Engine
+
+
+def _ocr(config: Config) -> Engine:
+    from .ocr import OcrEngine
+
+    return OcrEngine.from_config(config)
+
+
+ENGINES: dict[str, Callable[[Config], Engine]] = {"ocr": _ocr}
+
+
+def create_engine(config: Config) -> Engine:
+    name = config.engine.name
+    try:
+        factory = ENGINES[name]
+    except KeyError:
+        raise ConfigError(f"unknown engine {name!r}; known engines: {', '.join(sorted(ENGINES))}") from None
+    return factory(config)
+
+
+__all__ = ["ENGINES", "Engine", "create_engine"]

@@ -82,38 +82,9 @@ _OWN_COLUMNS = frozenset({"id", "source_file", "status", "issue_count", "doc_typ
 
 
 def field_kinds(schema: DocumentSchema) -> dict[str, str]:
-    """Field path -> kind in schema order; list items appear as `line_items.amount`."""
-    out: dict[str, str] = {}
-    _walk(schema.schema, schema.registry.resolver(base_uri=schema.schema["$id"]), "", out)
-    return out
-
-
-def _walk(node: dict[str, Any], resolver: Any, prefix: str, out: dict[str, str]) -> None:
-    for name, prop in node.get("properties", {}).items():
-        ref_name = str(prop.get("$ref", "")).rsplit("/", 1)[-1]
-        target, res = _deref(prop, resolver)
-        kind = ref_name if ref_name in _REF_KINDS else _kind_of(target)
-        out[prefix + name] = kind
-        if kind == "list":
-            items, res = _deref(target.get("items", {}), res)
-            _walk(items, res, f"{prefix}{name}.", out)
-        elif kind == "object":
-            _walk(target, res, f"{prefix}{name}.", out)
-
-
-def _deref(node: dict[str, Any], resolver: Any) -> tuple[dict[str, Any], Any]:
-    while isinstance(node, dict) and "$ref" in node:
-        resolved = resolver.lookup(node["$ref"])
-        node, resolver = resolved.contents, resolved.resolver
-    return node, resolver
-
-
-def _kind_of(node: dict[str, Any]) -> str:
-    if node.get("format") == "date":
-        return "date"
-    return {"array": "list", "object": "object", "number": "number", "integer": "number"}.get(
-        str(node.get("type")), "text"
-    )
+    """Field path -> the kind a cell is typed as: the schema's kind, or text for other scalars."""
+    cell_kinds = _REF_KINDS | {"list", "object", "number"}
+    return {path: kind if kind in cell_kinds else "text" for path, kind in schema.field_kinds.items()}
 
 
 def load_kinds(workspace_root: Path | None = None) -> dict[str, dict[str, str]]:

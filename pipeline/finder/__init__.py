@@ -87,9 +87,7 @@ def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str
     issued = [c for c in issued if due is None or c.row is not due.row or c.words != due.words]
     issue = _best(issued)
     if issue is None:
-        fallback = [
-            c for c in header.all_dates(view, day_first=day_first) if not (due and c.value == due.value)
-        ]
+        fallback = [c for c in header.all_dates(view, day_first=day_first) if not (due and c.value == due.value)]
         issue = fallback[0] if fallback else None
     if issue:
         found.put(view, "date", issue.value, issue, issue.score)
@@ -118,9 +116,7 @@ def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str
     for name in amount_fields:
         cand = totals.chosen.get(name)
         if cand is not None:
-            boost = (
-                0.15 if totals.consistent and name in ("total_amount", "net_amount", "tax_amount") else 0.0
-            )
+            boost = 0.15 if totals.consistent and name in ("total_amount", "net_amount", "tax_amount") else 0.0
             found.put(view, name, cand.value, cand, cand.score + boost)
     if "total_amount" not in found.data and "amount_due" in found.data and doc_type == "invoice":
         due_c = totals.chosen["amount_due"]
@@ -194,14 +190,10 @@ def _statement(view: DocView, found: Found) -> None:
     top = parties.top_party(view, None)
     if top.name:
         found.put(view, "bank_name", top.name.value, top.name, 0.4)
-    txns = statement_transactions(
-        view, dec, day_first=day_first, statement_date=stmt_date.value if stmt_date else None
-    )
+    txns = statement_transactions(view, dec, day_first=day_first, statement_date=stmt_date.value if stmt_date else None)
     if txns:
         found.data["transactions"] = [t.data for t in txns]
-        found.evidence["transactions"] = FieldEvidence(
-            min(t.confidence for t in txns), txns[0].page + 1, None, "table"
-        )
+        found.evidence["transactions"] = FieldEvidence(min(t.confidence for t in txns), txns[0].page + 1, None, "table")
     cur = header.currency(view, [], found.data.get("iban"))
     if cur:
         found.data["currency"] = cur[0]

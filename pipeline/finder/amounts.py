@@ -28,6 +28,9 @@ def amount_candidates(view: DocView, field: str, decimal_sep: str | None) -> lis
             continue
         strength = hit.strength(field)
         regions = view.regions(hit, below=1 if strength == 1.0 else 0)
+        if view.is_header_row(hit.row):  # a heading over a table: its closing total row first
+            closing = view.column_total(hit)
+            regions = [closing, *regions] if closing else regions
         for region in regions:
             found = money_in(region.words, decimal_sep=decimal_sep)
             if found is None:
@@ -38,9 +41,7 @@ def amount_candidates(view: DocView, field: str, decimal_sep: str | None) -> lis
             depth = hit.row.y0 / max(view.page_height(page), 1.0)
             late = 0.9 + 0.1 * depth if page == n_pages - 1 else 0.85
             score = strength * region.position * conf * late
-            cand = Candidate(
-                field, found.amount.value, score, region.row, found.words, "label:" + " ".join(hit.phrase)
-            )
+            cand = Candidate(field, found.amount.value, score, region.row, found.words, "label:" + " ".join(hit.phrase))
             cand.extra["currency"] = found.amount.currency
             cand.extra["rate"] = percent_in(hit.row.text) if field == "tax_amount" else None
             cand.extra["decimals"] = found.has_decimals

@@ -31,7 +31,10 @@ def _labelled(view: DocView, field: str, parse, *, below: int = 2) -> list[Candi
     out: list[Candidate] = []
     for hit in view.hits(field):
         strength = hit.strength(field)
-        for region in view.regions(hit, below=below):
+        # A weak label (a title, "No") only vouches for a value printed right after it, unless
+        # it is one heading of a row of headings with the values underneath.
+        reach = below if strength == 1.0 or view.is_header_row(hit.row) else 0
+        for region in view.regions(hit, below=reach):
             got = parse(region.words)
             if got is None:
                 continue

@@ -106,11 +106,7 @@ def block_below(view: DocView, row: Row, x: float, *, max_lines: int = 6) -> lis
             if out:
                 break
             continue
-        if any(
-            h
-            for h in view.labels[id(r)]
-            if h.x0 <= seg.x0 + unit and h.fields & {"buyer_block", "vendor_block"}
-        ):
+        if any(h for h in view.labels[id(r)] if h.x0 <= seg.x0 + unit and h.fields & {"buyer_block", "vendor_block"}):
             break
         out.append((r, seg))
         last_y = r.y1
@@ -152,9 +148,7 @@ def _labelled_party(view: DocView, lines: list[tuple[Row, Segment]]) -> Party:
             if "party_name" in hit.fields and party.name is None:
                 words = view.after_label(hit)
                 if words:
-                    party.name = Candidate(
-                        "name", " ".join(w.text for w in words), 0.9, r, words, "label:name"
-                    )
+                    party.name = Candidate("name", " ".join(w.text for w in words), 0.9, r, words, "label:name")
             elif "party_address" in hit.fields and party.address is None:
                 words = view.after_label(hit)
                 texts = [" ".join(w.text for w in words)]
@@ -162,18 +156,14 @@ def _labelled_party(view: DocView, lines: list[tuple[Row, Segment]]) -> Party:
                 for r2, s2 in lines[i + 1 :]:
                     if view.labels[id(r2)] and view.labels[id(r2)][0].x0 < x - view.unit(r2.page):
                         break
-                    if abs(s2.x0 - x) > 2 * view.unit(r2.page) and abs(s2.words[-1].x0 - x) > 2 * view.unit(
-                        r2.page
-                    ):
+                    if abs(s2.x0 - x) > 2 * view.unit(r2.page) and abs(s2.words[-1].x0 - x) > 2 * view.unit(r2.page):
                         s2 = next((s for s in r2.segments if abs(s.x0 - x) <= 2 * view.unit(r2.page)), None)  # type: ignore[assignment]
                         if s2 is None:
                             break
                     texts.append(s2.text)
                     words = words + s2.words
                 if words:
-                    party.address = Candidate(
-                        "address", canonical_address(texts), 0.85, r, words, "label:address"
-                    )
+                    party.address = Candidate("address", canonical_address(texts), 0.85, r, words, "label:address")
     return party
 
 
@@ -229,11 +219,20 @@ def sender_line(view: DocView) -> Party:
     return Party()
 
 
+def ends_with_legal_form(text: str) -> bool:
+    """ "ACME Supplies GmbH", "Coolblue B.V.", "KEDAI MAJU SDN BHD (123-X)": a name ending in its legal form."""
+    name = clean_name(text)
+    last = None
+    for last in LEGAL_FORMS.finditer(name):  # noqa: B007 - the last match is the one that counts
+        pass
+    return bool(last and last.end() >= len(name.rstrip(". ")) and last.start() > 0 and name[:1].isalpha())
+
+
 def legal_form_party(view: DocView, exclude: tuple[float, float, float, float] | None) -> Party:
     """The first segment on page 1 that carries a legal form and is not in the buyer's zone."""
     for r in view.rows_of(0):
         for seg in r.segments:
-            if not LEGAL_FORMS.search(seg.text) or _CONTACT.search(seg.text) or len(seg.text) > 80:
+            if not ends_with_legal_form(seg.text) or _CONTACT.search(seg.text) or len(seg.text) > 80:
                 continue
             if exclude and _inside(seg, exclude):
                 continue
@@ -270,7 +269,7 @@ def top_party(view: DocView, exclude: tuple[float, float, float, float] | None) 
             continue
         upper = sum(c.isupper() for c in letters) / len(letters)
         height = max(w.height for w in seg.words) / unit
-        score = upper + 0.5 * min(height, 2.0) + (1.0 if LEGAL_FORMS.search(text) else 0.0) - 0.1 * rank
+        score = upper + 0.5 * min(height, 2.0) + (1.0 if ends_with_legal_form(text) else 0.0) - 0.1 * rank
         score += 0.3 * min(w.conf for w in seg.words)
         if best is None or score > best[0]:
             best = (score, r, seg)

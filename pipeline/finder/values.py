@@ -87,6 +87,12 @@ def date_in(words: list[Word], *, day_first: bool = True) -> tuple[date, list[Wo
     text = " ".join(w.text for w in words)
     found = find_dates(text, day_first=day_first)
     if not found:
+        # OCR splits a month name now and then ("25 J ul 2025"): retry with such pieces joined.
+        joined = re.sub(r"\b([A-Za-z]) ([a-z]{2,})\b", r"\1\2", text)
+        found = find_dates(joined, day_first=day_first) if joined != text else []
+        if found:
+            return found[0].value, words
+    if not found:
         return None
     first = found[0]
     # Map the character span back to the words it covers.
@@ -100,19 +106,34 @@ def date_in(words: list[Word], *, day_first: bool = True) -> tuple[date, list[Wo
 
 
 def identifier_in(words: list[Word], *, max_words: int = 1) -> tuple[str, list[Word]] | None:
-    """A document number: the first token with a digit that is not a date, amount or rate."""
+    """A document number: the first token with a digit that is not a date, amount or rate.
+
+    Pieces the OCR split apart ("FA 2025-08976", "2025/F 0871") are joined back when they sit
+    closer than a character's height; `max_words` more words may follow after real spaces.
+    """
     for i, w in enumerate(words[:4]):
         token = w.text.strip(":;,()")
         if not token or not _HAS_DIGIT.search(token) or not _ID_RE.match(token):
             continue
         if _looks_like_date_or_time(token) or _PERCENT.match(token) or _MONEY_LIKE.match(token):
             return None
-        parts = [token]
         used = [w]
-        for nxt in words[i + 1 : i + max_words]:
+        if i > 0 and _glued(words[i - 1], w) and re.fullmatch(r"[A-Z]{1,4}[-/]?", words[i - 1].text):
+            used.insert(0, words[i - 1])
+        j = i + 1  # next word to look at
+        while j < len(words) and _glued(used[-1], words[j]) and _ID_RE.match(words[j].text):
+            used.append(words[j])
+            j += 1
+        text = "".join(u.text.strip(":;,()") for u in used)
+        for nxt in words[j : j + max_words - 1]:
             if nxt.x0 - used[-1].x1 > nxt.height or not _ID_RE.match(nxt.text):
                 break
-            parts.append(nxt.text)
+            text += " " + nxt.text
             used.append(nxt)
-        return " ".join(parts), used
+        return text, used
     return None
+
+
+def _glued(a: Word, b: Word) -> bool:
+    """Two OCR words that are really one: a gap under half a character height."""
+    return b.x0 - a.x1 < 0.5 * max(a.height, b.height) and b.x0 >= a.x0

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from ..layout import PageLayout, Row, layout_page
+from ..normalize import fold
 from ..types import FieldEvidence, Page, Word
 from .lexicon import LabelHit, find_labels
 
@@ -106,22 +107,33 @@ class DocView:
         out.extend(self.below_label(hit, below))
         return out
 
-    def below_label(self, hit: LabelHit, max_rows: int) -> list[Region]:
-        page = hit.row.page
-        rows = self.rows_of(page)
-        unit = self.unit(page)
-        # The column the label heads: between its neighbours on the label's row.
+    def column_of(self, hit: LabelHit) -> tuple[float, float]:
+        """The column a label heads: between its neighbours (labels or cells) on its row."""
+        unit = self.unit(hit.row.page)
         right, left = float("inf"), hit.x0 - 3 * unit
         for other in self.labels[id(hit.row)]:
             if other.first_word > hit.last_word:
                 right = min(right, other.x0 - 0.3 * unit)
             elif other.last_word < hit.first_word:
                 left = max(left, other.x1 + 0.3 * unit)
-        for seg in hit.row.segments:  # unlabelled header cells bound the column too
+        for seg in hit.row.segments:
             if seg.x0 > hit.x1 + unit:
                 right = min(right, seg.x0 - 0.3 * unit)
             elif seg.x1 < hit.x0 - unit:
                 left = max(left, seg.x1 + 0.3 * unit)
+        return left, right
+
+    def is_header_row(self, row: Row) -> bool:
+        """A row of column headings: at least three cells, nearly all of them labels."""
+        hits = self.labels[id(row)]
+        labelled = sum(1 for seg in row.segments if any(seg.x0 <= h.x0 + 1 and h.x1 <= seg.x1 + 1 for h in hits))
+        return len(row.segments) >= 3 and labelled >= len(row.segments) - 1
+
+    def below_label(self, hit: LabelHit, max_rows: int) -> list[Region]:
+        page = hit.row.page
+        rows = self.rows_of(page)
+        unit = self.unit(page)
+        left, right = self.column_of(hit)
         out: list[Region] = []
         reach = (2.0 + 2.5 * max_rows) * unit
         for r in rows[hit.row.index + 1 :]:
@@ -131,3 +143,17 @@ class DocView:
             if words:  # rows with nothing in this column (text beside it) are stepped over
                 out.append(Region(words, r, 0.8 - 0.2 * len(out), "below"))
         return out
+
+    def column_total(self, hit: LabelHit, max_rows: int = 12) -> Region | None:
+        """Under a column heading, the cell of the table's closing "Total"/"Summe" row."""
+        page = hit.row.page
+        left, right = self.column_of(hit)
+        for r in self.rows_of(page)[hit.row.index + 1 : hit.row.index + 1 + max_rows]:
+            first = fold(r.segments[0].text).strip(" :")
+            if first.split(" ")[0] in TOTAL_ROW_WORDS:
+                words = [w for w in r.words if left <= (w.x0 + w.x1) / 2 <= right]
+                return Region(words, r, 0.9, "column total") if words else None
+        return None
+
+
+TOTAL_ROW_WORDS = frozenset({"total", "totals", "summe", "gesamt", "totaal", "totale", "somme", "suma", "sum"})

@@ -1,0 +1,235 @@
+"""`ledgerlens eval`: run the pipeline over labelled documents and score every labelled field.
+
+Datasets are folders in the `bench-gt/1` layout (manifest.jsonl + <name>.gt.json), or plain
+folders of `<doc>` + `<doc>.json` pairs (e.g. reviewed corrections). Documents run through the
+same stages as production, without Prefect, in a pool of worker processes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Config
+from .errors import ConfigError
+from .run import Context, process_file
+from .scoring import FieldScore, score_document
+
+META_KEYS = {"doc_type", "document", "schema", "source", "notes"}
+DOC_SUFFIXES = {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class Case:
+    dataset: str
+    path: Path  # the file the pipeline reads
+    document: str  # the name reported (the ground truth's document name)
+    doc_type: str | None  # expected type, mapped to ours; None when unlabelled
+    fields: dict[str, Any]
+
+
+def our_doc_type(label: str | None) -> str | None:
+    """Benchmark types to ours: every kind of invoice and credit note is an invoice."""
+    if not label:
+        return None
+    if "invoice" in label or label in ("credit_note", "debit_note"):
+        return "invoice"
+    return label
+
+
+def _gt_fields(gt: dict[str, Any]) -> dict[str, Any]:
+    if "fields" in gt:
+        return {**gt["fields"], **gt.get("fields_normalized", {})}
+    return {k: v for k, v in gt.items() if k not in META_KEYS}
+
+
+def load_cases(folder: Path) -> list[Case]:
+    if not folder.is_dir():
+        raise ConfigError(f"{folder} is not a folder")
+    manifest = folder / "manifest.jsonl"
+    cases: list[Case] = []
+    if manifest.exists():
+        for line in manifest.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            m = json.loads(line)
+            gt_path = folder / m.get("gt", Path(m["document"]).stem + ".gt.json")
+            gt = json.loads(gt_path.read_text(encoding="utf-8"))
+            path = folder / m.get("input", gt.get("document_without_embedded_xml") or m["document"])
+            cases.append(Case(folder.name, path, m["document"], our_doc_type(gt.get("doc_type")), _gt_fields(gt)))
+        return cases
+    for doc in sorted(p for p in folder.iterdir() if p.suffix.lower() in DOC_SUFFIXES):
+        for label in (doc.with_name(doc.name + ".json"), doc.with_suffix(".json")):
+            if label.exists():
+                gt = json.loads(label.read_text(encoding="utf-8"))
+                cases.append(Case(folder.name, doc, doc.name, our_doc_type(gt.get("doc_type")), _gt_fields(gt)))
+                break
+    if not cases:
+        raise ConfigError(f"{folder} has no manifest.jsonl and no <document> + <document>.json pairs")
+    return cases
+
+
+# ------------------------------------------------------------------ running
+
+_ctx: Context | None = None
+
+
+def _init_worker(config: Config) -> None:
+    global _ctx
+    _ctx = Context.create(config)
+
+
+def _predict(case: Case) -> dict[str, Any]:
+    assert _ctx is not None
+    start = time.perf_counter()
+    result = process_file(case.path, _ctx, source_name=case.path.name)
+    return {
+        "doc_type": result.doc_type,
+        "status": str(result.status),
+        "data": result.data,
+        "issues": [i.to_dict() for i in result.issues],
+        "pages": result.page_count,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+@dataclass
+class Report:
+    documents: int = 0
+    # (dataset, field) -> [hits, total, similarity sum, similarity count]
+    cells: dict[tuple[str, str], list[float]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0.0, 0]))
+    predictions: list[dict[str, Any]] = field(default_factory=list)
+    misses: list[dict[str, Any]] = field(default_factory=list)
+    timings: list[tuple[float, str, int]] = field(default_factory=list)
+
+    def add(self, case: Case, pred: dict[str, Any]) -> None:
+        self.documents += 1
+        self.timings.append((pred["seconds"], f"{case.dataset}/{case.document}", pred["pages"]))
+        scores: list[FieldScore] = score_document(case.fields, pred["data"])
+        if case.doc_type:
+            scores.append(FieldScore("doc_type", int(pred["doc_type"] == case.doc_type), 1))
+        for s in scores:
+            cell = self.cells[(case.dataset, s.field)]
+            cell[0] += s.hits
+            cell[1] += s.total
+            if s.similarity is not None:
+                cell[2] += s.similarity
+                cell[3] += 1
+            if not s.exact:
+                got = pred["doc_type"] if s.field == "doc_type" else pred["data"].get(s.field)
+                expected = case.doc_type if s.field == "doc_type" else case.fields.get(s.field)
+                self.misses.append(
+                    {"dataset": case.dataset, "document": case.document, "field": s.field,
+                     "expected": _cell(expected), "got": _cell(got), "rows": f"{s.hits}/{s.total}"}
+                )  # fmt: skip
+        self.predictions.append(
+            {"document": case.document, "doc_type": pred["doc_type"], "status": pred["status"], "fields": pred["data"]}
+        )
+
+    def table(self) -> list[dict[str, Any]]:
+        rows = []
+        for (dataset, name), (hits, total, sim, n_sim) in sorted(self.cells.items()):
+            rows.append(
+                {"dataset": dataset, "field": name, "hits": int(hits), "total": int(total),
+                 "exact": round(hits / total, 4) if total else None,
+                 "similarity": round(sim / n_sim, 4) if n_sim else None}
+            )  # fmt: skip
+        return rows
+
+    def overall(self) -> dict[str, float]:
+        rows = [r for r in self.table() if r["total"]]
+        hits = sum(r["hits"] for r in rows)
+        total = sum(r["total"] for r in rows)
+        return {
+            "micro": round(hits / total, 4) if total else 0.0,
+            "macro": round(sum(r["exact"] for r in rows) / len(rows), 4) if rows else 0.0,
+        }
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)[:500]
+    return "" if value is None else str(value)
+
+
+def evaluate_datasets(
+    folders: list[Path], config: Config, *, out: Path | None = None, workers: int | None = None, console: Any = None
+) -> Report:
+    cases = [c for f in folders for c in load_cases(f)]
+    report = Report()
+    workers = workers or max(1, min(len(cases), os.cpu_count() or 1))
+    started = time.perf_counter()
+    progress = _progress(console, len(cases))
+    with progress as bar, ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(config,)) as pool:
+        task = bar.add_task("eval", total=len(cases)) if bar else None
+        for case, pred in zip(cases, pool.map(_predict, cases), strict=True):
+            report.add(case, pred)
+            if bar:
+                bar.update(task, advance=1)
+    wall = time.perf_counter() - started
+    if console is not None:
+        _print(report, console, wall)
+    if out is not None:
+        write_report(report, out, wall)
+        if console is not None:
+            console.print(f"Report written to {out}/ (report.md, report.json, predictions.jsonl, misses.csv)")
+    return report
+
+
+def _progress(console: Any, total: int) -> Any:
+    from contextlib import nullcontext
+
+    if console is None:
+        return nullcontext(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("[bold]evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=console)  # fmt: skip
+
+
+def _print(report: Report, console: Any, wall: float) -> None:
+    from rich.table import Table
+
+    table = Table(title="Exact match per dataset and field")
+    for col in ("dataset", "field", "correct", "exact", "similarity"):
+        table.add_column(col, justify="left" if col in ("dataset", "field") else "right")
+    for r in report.table():
+        sim = f"{r['similarity']:.3f}" if r["similarity"] is not None else ""
+        table.add_row(r["dataset"], r["field"], f"{r['hits']}/{r['total']}", f"{100 * r['exact']:.1f}%", sim)
+    console.print(table)
+    o = report.overall()
+    console.print(f"Overall: micro {100 * o['micro']:.1f}%, macro {100 * o['macro']:.1f}% "
+                  f"over {report.documents} documents in {wall:.1f} s")  # fmt: skip
+    slow = sorted(report.timings, reverse=True)[:5]
+    console.print("Slowest: " + "; ".join(f"{name} {sec:.2f}s ({pages} p.)" for sec, name, pages in slow))
+
+
+def write_report(report: Report, out: Path, wall: float) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    rows = report.table()
+    summary = {"documents": report.documents, "seconds": round(wall, 2), "overall": report.overall(), "fields": rows,
+               "slowest": [{"document": n, "seconds": round(s, 3), "pages": p}
+                           for s, n, p in sorted(report.timings, reverse=True)[:10]]}  # fmt: skip
+    (out / "report.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with (out / "predictions.jsonl").open("w", encoding="utf-8") as f:
+        for p in report.predictions:
+            f.write(json.dumps(p, ensure_ascii=False, sort_keys=False) + "\n")
+    with (out / "misses.csv").open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["dataset", "document", "field", "expected", "got", "rows"])
+        w.writeheader()
+        w.writerows(report.misses)
+    lines = ["# ledgerlens evaluation", "", f"{report.documents} documents, {wall:.1f} s.", "",
+             "| dataset | field | correct | exact | similarity |", "|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        sim = f"{r['similarity']:.3f}" if r["similarity"] is not None else ""
+        lines.append(f"| {r['dataset']} | {r['field']} | {r['hits']}/{r['total']} | {100 * r['exact']:.1f}% | {sim} |")
+    o = report.overall()
+    lines += ["", f"Overall: micro {100 * o['micro']:.1f}%, macro {100 * o['macro']:.1f}%.", ""]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")

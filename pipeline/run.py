@@ -1,0 +1,218 @@
+"""One document through every stage, in one direction:
+
+    load -> rasterize -> ocr -> classify -> extract -> parse -> validate  => DocumentResult
+
+The chain is written once, here. How each stage is *called* is up to the caller: directly (tests,
+`eval`) or as a Prefect task (flows/), by passing a `runner`. A `DocumentError` from any stage
+ends the document as `failed` with the reason; it never escapes to stop a batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .classify import classify
+from .config import Config
+from .engines import Engine, create_engine
+from .errors import DocumentError
+from .load import load_document
+from .ocr import read_text
+from .parse import parse_output
+from .rasterize import rasterize
+from .schemas import DocumentSchema, load_schemas
+from .types import UNKNOWN, Classification, Document, DocumentResult, Issue, Severity, Status
+from .validate import confidence_issues, validate
+
+Runner = Callable[..., Any]  # runner(stage_name, fn, *args, **kwargs) -> fn(*args, **kwargs)
+
+
+def direct(stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return fn(*args, **kwargs)
+
+
+def _version() -> str:
+    from ledgerlens import __version__
+
+    return __version__
+
+
+@dataclass
+class Context:
+    """What every document of a run shares: configuration, schemas, the loaded engine."""
+
+    config: Config
+    schemas: dict[str, DocumentSchema]
+    engine: Engine
+    scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+
+    @classmethod
+    def create(cls, config: Config, schemas_dir: Path | None = None, scratch: Path | None = None) -> Context:
+        return cls(
+            config=config,
+            schemas=load_schemas(schemas_dir),
+            engine=create_engine(config),
+            scratch=scratch or Path(tempfile.gettempdir()),
+        )
+
+
+def require_text(doc: Document) -> Document:
+    """A document must carry some text; otherwise it is a photo, a blank page or unreadable."""
+    if doc.word_count == 0 or len(doc.text.replace(" ", "").replace("\n", "")) < 10:
+        raise DocumentError(
+            "no_text",
+            "No text was found on any page: this looks like a photo, a blank page or an unreadable scan, "
+            "not a document.",
+            stage="ocr",
+            hint="Check that the right file was scanned; rescan at 200-300 DPI if the text is faint.",
+        )
+    return doc
+
+
+def process_file(
+    path: Path, ctx: Context, *, source_name: str | None = None, runner: Runner = direct
+) -> DocumentResult:
+    name = source_name or path.name
+    timings: dict[str, float] = {}
+    opts = ctx.config.pipeline
+
+    def stage(stage_name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return runner(stage_name, fn, *args, **kwargs)
+        finally:
+            timings[stage_name] = timings.get(stage_name, 0.0) + time.perf_counter() - start
+
+    doc: Document | None = None
+    work_dir = Path(tempfile.mkdtemp(prefix="ledgerlens-", dir=ctx.scratch))
+    try:
+        doc = stage("load", load_document, path, opts, name)
+        doc = stage("rasterize", rasterize, doc, opts, work_dir, all_pages=ctx.engine.needs_images)
+        doc = stage("ocr", read_text, doc, opts)
+        require_text(doc)
+        cls = stage("classify", classify, doc)
+        if cls.doc_type == UNKNOWN or cls.doc_type not in ctx.schemas:
+            return _unknown(doc, cls, ctx, timings)
+        return _extract(doc, cls, ctx, stage, timings)
+    except DocumentError as e:
+        return failed_result(path, name, e, doc, ctx, timings)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _provenance(doc: Document | None, ctx: Context, cls: Classification | None = None) -> dict[str, Any]:
+    prov: dict[str, Any] = {
+        "ledgerlens": _version(),
+        "engine": ctx.engine.describe(),
+        "dpi": ctx.config.pipeline.dpi,
+    }
+    if doc is not None:
+        prov["pages"] = [{"page": p.index + 1, "text_source": p.text_source, "words": len(p.words)} for p in doc.pages]
+    if cls is not None:
+        prov["classification"] = {"doc_type": cls.doc_type, "confidence": cls.confidence, "scores": cls.scores}
+    return prov
+
+
+def _extract(
+    doc: Document, cls: Classification, ctx: Context, stage: Runner, timings: dict[str, float]
+) -> DocumentResult:
+    schema = ctx.schemas[cls.doc_type]
+    hints = {"subtype": cls.subtype} if cls.subtype else {}
+    out = stage("extract", ctx.engine.extract, doc.pages, cls.doc_type, schema, None, hints)
+    data, issues = stage("parse", parse_output, out.data, schema)
+    issues += stage("validate", validate, data, cls.doc_type, schema)
+    confidence = {k: round(ev.confidence, 3) for k, ev in out.field_evidence.items() if k in data}
+    issues += confidence_issues(confidence, ctx.config.pipeline.review_confidence)
+    prov = _provenance(doc, ctx, cls)
+    prov["schema"] = {"doc_type": cls.doc_type, "version": schema.version}
+    prov["fields"] = {k: ev.to_dict() for k, ev in out.field_evidence.items() if k in data}
+    prov["engine_timings"] = {k: round(v, 4) for k, v in out.timings.items()}
+    if not data:
+        issues.insert(0, Issue("extract", "no_fields", Severity.FATAL, "No field could be read from the document."))
+    return DocumentResult(
+        sha256=doc.sha256,
+        source_name=doc.source_name,
+        media_type=doc.media_type,
+        page_count=len(doc.pages),
+        doc_type=cls.doc_type,
+        status=status_of(issues),
+        data=data,
+        issues=issues,
+        confidence=confidence,
+        provenance=prov,
+        timings=timings,
+    )
+
+
+def _unknown(doc: Document, cls: Classification, ctx: Context, timings: dict[str, float]) -> DocumentResult:
+    best = max(cls.scores.items(), key=lambda kv: kv[1])
+    issue = Issue(
+        "classify",
+        "unknown_doc_type",
+        Severity.WARNING,
+        "Could not tell whether this is an invoice, a receipt or a bank statement "
+        f"(closest: {best[0]}, score {best[1]:.1f}); please classify it.",
+    )
+    return DocumentResult(
+        sha256=doc.sha256,
+        source_name=doc.source_name,
+        media_type=doc.media_type,
+        page_count=len(doc.pages),
+        doc_type=UNKNOWN,
+        status=Status.NEEDS_REVIEW,
+        data={},
+        issues=[issue],
+        confidence={},
+        provenance=_provenance(doc, ctx, cls),
+        timings=timings,
+    )
+
+
+def failed_result(
+    path: Path,
+    name: str,
+    error: DocumentError,
+    doc: Document | None,
+    ctx: Context,
+    timings: dict[str, float],
+) -> DocumentResult:
+    issue = Issue(error.stage, error.code, Severity.FATAL, error.message, page=error.page)
+    prov = _provenance(doc, ctx)
+    prov["error"] = {"stage": error.stage, "code": error.code, "hint": error.hint, "transient": error.transient}
+    return DocumentResult(
+        sha256=doc.sha256 if doc else file_sha256(path),
+        source_name=name,
+        media_type=doc.media_type if doc else "unknown",
+        page_count=len(doc.pages) if doc else 0,
+        doc_type=UNKNOWN,
+        status=Status.FAILED,
+        data={},
+        issues=[issue],
+        confidence={},
+        provenance=prov,
+        timings=timings,
+    )
+
+
+def file_sha256(path: Path) -> str:
+    """Identity of a file that could not be loaded (it may still be read; empty files hash too)."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        digest.update(str(path).encode())
+    return digest.hexdigest()
+
+
+def status_of(issues: list[Issue]) -> Status:
+    if any(i.severity is Severity.FATAL for i in issues):
+        return Status.FAILED
+    return Status.NEEDS_REVIEW if issues else Status.OK
