@@ -28,6 +28,9 @@ class PipelineOptions:
     max_file_mb: int = 200
     ocr_languages: tuple[str, ...] = ("eng", "deu", "fra", "spa")
     ocr_timeout_s: int = 120
+    # Tesseract page segmentation: 0 = auto (6, one block, for narrow receipt-shaped pages, whose
+    # right-hand amount column psm 3 tends to drop; 3, automatic layout, for everything else).
+    ocr_psm: int = 0
     # A page whose text layer has fewer printable characters than this is treated as scanned.
     min_text_layer_chars: int = 20
     # Fields below this confidence send the document to review.
@@ -38,6 +41,10 @@ class PipelineOptions:
             raise ConfigError(f"pipeline.dpi must be between 50 and 600, got {self.dpi}")
         if not 0.0 <= self.review_confidence <= 1.0:
             raise ConfigError("pipeline.review_confidence must be between 0 and 1")
+        if self.ocr_psm not in (0, 1, 3, 4, 6, 11, 12):
+            raise ConfigError(
+                f"pipeline.ocr_psm must be 0 (auto) or a Tesseract page mode 1/3/4/6/11/12, got {self.ocr_psm}"
+            )
         if not self.ocr_languages:
             raise ConfigError("pipeline.ocr_languages must name at least one Tesseract language")
 
@@ -130,6 +137,7 @@ max_image_pixels = 100000000                # refuse images/pages larger than th
 max_pages = 500
 max_file_mb = 200
 ocr_languages = ["eng", "deu", "fra", "spa"]  # Tesseract language packs
+ocr_psm = 0                                 # 0: auto (6 for receipt-shaped pages, else 3)
 review_confidence = 0.5                     # fields below this confidence go to review
 
 [engine]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .config import PipelineOptions
 from .errors import ConfigError, DocumentError
-from .types import Document, Word
+from .types import Document, Page, Word
 
 TESSERACT = "tesseract"
 _INSTALL_HINT = "install it with `apt-get install tesseract-ocr` (Debian/Ubuntu) or `brew install tesseract`"
@@ -116,7 +116,20 @@ def ocr_image(
     return parse_tsv(proc.stdout.decode("utf-8", "replace"))
 
 
-def read_text(doc: Document, opts: PipelineOptions, *, psm: int = 3) -> Document:
+RECEIPT_SHAPE = 0.6  # width / height below this: a till receipt, read as one block (psm 6)
+RECEIPT_WIDTH_IN = 4.5  # or narrower than this, when the image says its resolution
+
+
+def page_psm(page: Page, configured: int) -> int:
+    """The Tesseract page mode for a page: the configured one, or by the page's shape when 0."""
+    if configured:
+        return configured
+    narrow = page.height > 0 and page.width / page.height < RECEIPT_SHAPE
+    small = bool(page.dpi) and page.width / page.dpi < RECEIPT_WIDTH_IN  # type: ignore[operator]
+    return 6 if narrow or small else 3
+
+
+def read_text(doc: Document, opts: PipelineOptions, *, psm: int | None = None) -> Document:
     """OCR every page that has an image but no text yet; updates the pages in place."""
     for page in doc.pages:
         if page.text_source != "none" or page.image_path is None:
@@ -124,7 +137,7 @@ def read_text(doc: Document, opts: PipelineOptions, *, psm: int = 3) -> Document
         words, (width, height) = ocr_image(
             page.image_path,
             languages=opts.ocr_languages,
-            psm=psm,
+            psm=psm or page_psm(page, opts.ocr_psm),
             dpi=page.dpi,
             timeout_s=opts.ocr_timeout_s,
         )

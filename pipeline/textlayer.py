@@ -22,6 +22,10 @@ from .types import Word
 # A gap wider than this share of the character height splits a word even without a space char:
 # word spacing is ~0.25 em and the loose box is ~1.15 em high, letter spacing is near 0.
 WORD_GAP = 0.2
+# On pages that spell their word spaces out as characters (most do), a gap without a space is
+# letter spacing or kerning ("Posit ionssumme" otherwise); only a wider one separates words.
+SPACED_WORD_GAP = 0.5
+SPACED_PAGE_SHARE = 0.05  # spaces per character above which a page "spells out" its spaces
 # More undecodable characters than this share means the text layer is garbage.
 MAX_GARBAGE_SHARE = 0.3
 # Words whose vertical extents overlap by at least this share of the smaller height share a line.
@@ -88,8 +92,8 @@ def _is_garbage(ch: str) -> bool:
     )
 
 
-def _read_chars(page: pdfium.PdfPage) -> tuple[list[_Char | None], int, int]:
-    """Characters in content order (None marks a break), plus counts of good and garbage chars."""
+def _read_chars(page: pdfium.PdfPage) -> tuple[list[_Char | None], int, int, int]:
+    """Characters in content order (None marks a break), plus counts of good, garbage and space chars."""
     to_display = display_transform(page)
     rotation = math.radians(page.get_rotation() % 360)
     textpage = page.get_textpage()
@@ -97,10 +101,12 @@ def _read_chars(page: pdfium.PdfPage) -> tuple[list[_Char | None], int, int]:
         tp = textpage.raw
         rect = pdfium_c.FS_RECTF()
         chars: list[_Char | None] = []
-        good = garbage = 0
+        good = garbage = spaces = 0
         for i in range(pdfium_c.FPDFText_CountChars(tp)):
             ch = chr(pdfium_c.FPDFText_GetUnicode(tp, i))
-            if ch.isspace() or pdfium_c.FPDFText_IsGenerated(tp, i) == 1:
+            generated = pdfium_c.FPDFText_IsGenerated(tp, i) == 1
+            if ch.isspace() or generated:
+                spaces += ch == " " and not generated
                 chars.append(None)
                 continue
             if _is_garbage(ch):
@@ -119,13 +125,13 @@ def _read_chars(page: pdfium.PdfPage) -> tuple[list[_Char | None], int, int]:
             good += not unmapped
             x0, y0, x1, y1 = to_display(rect.left, rect.bottom, rect.right, rect.top)
             chars.append(_Char(_LIGATURES.get(ch, ch), x0, y0, x1, y1))
-        return chars, good, garbage
+        return chars, good, garbage, spaces
     finally:
         textpage.close()
 
 
-def _group_words(chars: list[_Char | None]) -> list[_Char]:
-    """Join characters into words at spaces, line changes and wide horizontal gaps."""
+def _group_words(chars: list[_Char | None], max_gap: float = WORD_GAP) -> list[_Char]:
+    """Join characters into words at spaces, line changes and horizontal gaps over `max_gap` heights."""
     words: list[_Char] = []
     cur: _Char | None = None
     last: _Char | None = None
@@ -140,7 +146,7 @@ def _group_words(chars: list[_Char | None]) -> list[_Char]:
             # pdfium spells a ligature out as several chars sharing one box, so overlap is fine;
             # only a jump back past the previous char's start (a new line) breaks the word.
             forward = c.x0 >= last.x0 - 0.1 * height
-            if same_row and forward and gap <= WORD_GAP * height:
+            if same_row and forward and gap <= max_gap * height:
                 cur.text += c.text
                 cur.x0, cur.y0 = min(cur.x0, c.x0), min(cur.y0, c.y0)
                 cur.x1, cur.y1 = max(cur.x1, c.x1), max(cur.y1, c.y1)
@@ -195,13 +201,14 @@ def assign_lines(words: list[_Char]) -> list[tuple[_Char, int, int]]:
 
 def text_layer_words(page: pdfium.PdfPage, min_chars: int) -> list[Word]:
     """The page's words in reading order, or [] when its text layer is missing or garbage."""
-    chars, good, garbage = _read_chars(page)
+    chars, good, garbage, spaces = _read_chars(page)
     if good < min_chars or garbage > MAX_GARBAGE_SHARE * (good + garbage):
         return []
     width, height = display_size(page)
+    spelled_out = spaces > SPACED_PAGE_SHARE * (good + garbage)
     words = [
         w
-        for w in _group_words(chars)
+        for w in _group_words(chars, SPACED_WORD_GAP if spelled_out else WORD_GAP)
         # Text outside the visible page (clipped away by the crop box) is not on the page.
         if 0 <= (w.x0 + w.x1) / 2 <= width and 0 <= (w.y0 + w.y1) / 2 <= height
     ]

@@ -1,0 +1,73 @@
+# ledgerlens: `make demo` installs everything and runs the main job on generated samples;
+# `make test` installs and runs the test suite. Both work on a fresh Debian/Ubuntu machine.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+LL     := $(VENV)/bin/ledgerlens
+STAMPS := .stamps
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-deu tesseract-ocr-fra poppler-utils
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
+DEMO := build/demo
+
+.PHONY: install apt venv demo test test-fast lint ui eval eval-dev clean
+
+install: apt venv
+
+apt: $(STAMPS)/apt
+$(STAMPS)/apt:
+	@if dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+	  echo "apt packages present: $(APT_PACKAGES)"; \
+	elif command -v apt-get >/dev/null; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
+	else \
+	  echo "Install Tesseract (eng, spa, deu, fra) and poppler-utils with your package manager."; exit 1; \
+	fi
+	@mkdir -p $(STAMPS) && touch $@
+
+venv: $(STAMPS)/venv
+$(STAMPS)/venv: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@mkdir -p $(STAMPS) && touch $@
+
+# The main job on bundled samples: generated invoices, receipts and a statement (PDF and scans),
+# plus a few broken files, processed through the Prefect flow, then the workbook and CSVs.
+demo: install
+	rm -rf $(DEMO) build/demo-samples
+	$(PY) tests/fixtures/generate.py build/demo-samples
+	$(LL) init $(DEMO)
+	find build/demo-samples -maxdepth 1 -type f ! -name '*.json' ! -name '*.jsonl' -exec cp {} $(DEMO)/intake/ \;
+	$(PY) tests/fixtures/bad_inputs.py $(DEMO)/intake/broken
+	$(LL) process $(DEMO)/intake
+	$(LL) export --to csv --workspace $(DEMO)
+	$(LL) export --to xlsx --workspace $(DEMO)
+
+test: install
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not slow and not prefect"
+
+lint: install
+	$(VENV)/bin/ruff check pipeline flows ledgerlens tests
+	$(VENV)/bin/ruff format --check pipeline flows ledgerlens tests
+
+# Prefect server and UI on http://127.0.0.1:4200 (offline). Point runs at it with
+#   export PREFECT_API_URL=http://127.0.0.1:4200/api
+ui: install
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(VENV)/bin/prefect server start --host 127.0.0.1 --port 4200
+
+# Accuracy on the development benchmark (read in place, never copied).
+eval-dev: install
+	$(LL) eval ../shared/benchmarks/dev/sroie_train ../shared/benchmarks/dev/invoice2data \
+	  ../shared/benchmarks/dev/facturx_dev ../shared/benchmarks/dev/bank_statement_monopoly --report build/eval-dev
+
+eval: install
+	rm -rf build/eval-samples && $(PY) tests/fixtures/generate.py build/eval-samples
+	$(LL) eval build/eval-samples --report build/eval-samples-report
+
+clean:
+	rm -rf $(VENV) $(STAMPS) build .pytest_cache
