@@ -148,12 +148,12 @@ def _parse_object(
             if not isinstance(value, list):
                 problem("bad_value", f"{where} should be a list; dropped")
                 continue
-            items = [
-                parsed
-                for i, item in enumerate(value)
-                if isinstance(item, dict)
-                and (parsed := _parse_object(item, kinds, f"{kind_prefix}{key}.", f"{where}[{i}].", issues))
-            ]
+            items = []
+            for i, item in enumerate(value):
+                if not isinstance(item, dict):
+                    problem("bad_value", f"{where}[{i}] should be an object; dropped", where=f"{where}[{i}]")
+                elif parsed := _parse_object(item, kinds, f"{kind_prefix}{key}.", f"{where}[{i}].", issues):
+                    items.append(parsed)
             if items:
                 out[key] = items
         else:
