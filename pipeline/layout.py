@@ -193,8 +193,5 @@ def layout_page(page: Page) -> PageLayout:
     straight = deskew(words, skew)
     original = dict(zip(straight, words, strict=True)) if skew else {}
     unit = unit_height(straight)
-    rows = [
-        Row(page.index, i, ws, split_segments(ws, unit))
-        for i, ws in enumerate(_group_rows(straight, unit))
-    ]
+    rows = [Row(page.index, i, ws, split_segments(ws, unit)) for i, ws in enumerate(_group_rows(straight, unit))]
     return PageLayout(page, rows, unit, skew, original)

@@ -64,7 +64,7 @@ CURRENCY_SYMBOLS = {
 _MINUS = "-\u2212\u2012\u2013\u2014"
 # Everything that may surround a number in an amount cell: currency codes/symbols, signs, markers.
 _AMOUNT_RE = re.compile(
-    r"""^(?P<neg1>[(\-\u2212\u2013])?\s*
+    r"""^(?P<neg1>[(\-\u2212\u2013+])?\s*
         (?P<cur1>[A-Z]{3}|[€£¥₹$]|RM|Rs\.?|S\$|US\$)?\s*
         (?P<neg2>[\-\u2212\u2013])?\s*
         (?P<num>\d{1,3}(?:[ .,'’]\d{3})+(?:[.,]\d{1,4})?|\d+(?:[.,]\d{1,4})?|[.,]\d{1,2})
@@ -129,7 +129,7 @@ def parse_amount(text: str, *, decimal_sep: str | None = None) -> Amount | None:
         return None
     marker = neg3.upper() if neg3 and neg3.isalpha() else None
     # A credit mark (CR), a minus on either side or parentheses make it negative; DR is a debit.
-    negative = bool(neg1 or m["neg2"] or (neg3 and marker != "DR"))
+    negative = bool((neg1 and neg1 != "+") or m["neg2"] or (neg3 and marker != "DR"))
     cur = m["cur1"] or m["cur2"]
     code = None
     if cur:
@@ -184,9 +184,7 @@ DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("ymd", re.compile(r"(?<!\d)(?P<y>(?:19|20)\d{2})[./\-](?P<m>\d{1,2})[./\-](?P<d>\d{1,2})(?!\d)")),
     (
         "dmy",
-        re.compile(
-            rf"(?<![\d.])(?P<a>\d{{1,2}}){_SEP}\s?(?P<b>\d{{1,2}}){_SEP}\s?(?P<y>(?:19|20)?\d{{2}})(?![\d])"
-        ),
+        re.compile(rf"(?<![\d.])(?P<a>\d{{1,2}}){_SEP}\s?(?P<b>\d{{1,2}}){_SEP}\s?(?P<y>(?:19|20)?\d{{2}})(?![\d])"),
     ),
     (
         "d_mon_y",

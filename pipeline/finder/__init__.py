@@ -19,7 +19,7 @@ from ..normalize import format_amount
 from ..types import FieldEvidence, Page
 from . import header, parties
 from .amounts import AMOUNT_FIELDS, amount_candidates, payment_pair, solve_totals
-from .tables import line_items, statement_transactions
+from .tables import is_card_statement, line_items, statement_transactions
 from .view import Candidate, DocView
 
 
@@ -184,16 +184,36 @@ def _statement(view: DocView, found: Found) -> None:
     iban = _best(header.ibans(view))
     if iban:
         found.put(view, "iban", iban.value, iban, iban.score)
-    stmt_date = _best(header.dated(view, "date", day_first=day_first))
+    stmt_date = _best(header.dated(view, "statement_date", day_first=day_first))
+    period = _best(header.period(view, day_first=day_first))
+    if period:
+        start, end = period.value  # type: ignore[misc]
+        found.put(view, "period_start", start, period, period.score)
+        found.put(view, "period_end", end, period, period.score)
     if stmt_date:
         found.put(view, "statement_date", stmt_date.value, stmt_date, stmt_date.score)
-    top = parties.top_party(view, None)
-    if top.name:
-        found.put(view, "bank_name", top.name.value, top.name, 0.4)
-    txns = statement_transactions(view, dec, day_first=day_first, statement_date=stmt_date.value if stmt_date else None)
+    for name in ("account_holder", "account_number"):
+        ref = _best(header.reference(view, name))
+        if ref:
+            found.put(view, name, ref.value, ref, ref.score * 0.9)
+    bank = (
+        parties.sender_line(view).name
+        or parties.legal_form_party(view, None).name
+        or parties.top_party(view, None).name
+    )
+    if bank:
+        found.put(view, "bank_name", bank.value, bank, min(bank.score, 0.6))
+    card = is_card_statement(view)
+    for name in ("opening_balance", "closing_balance"):
+        cand = _best(amount_candidates(view, name, dec))
+        if cand:
+            found.put(view, name, -cand.value if card else cand.value, cand, cand.score)  # type: ignore[operator]
+    reference_date = stmt_date.value if stmt_date else (period.value[1] if period else None)  # type: ignore[index]
+    txns = statement_transactions(view, dec, day_first=day_first, statement_date=reference_date)
     if txns:
         found.data["transactions"] = [t.data for t in txns]
-        found.evidence["transactions"] = FieldEvidence(min(t.confidence for t in txns), txns[0].page + 1, None, "table")
+        conf = min(t.confidence for t in txns)
+        found.evidence["transactions"] = FieldEvidence(conf, txns[0].page + 1, None, "table")
     cur = header.currency(view, [], found.data.get("iban"))
     if cur:
         found.data["currency"] = cur[0]

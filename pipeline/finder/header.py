@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from datetime import date
 
 from ..layout import Row
-from ..normalize import IBAN_COUNTRY_CURRENCY, compact_id, fold, iban_is_valid, iso_currencies
+from ..normalize import IBAN_COUNTRY_CURRENCY, compact_id, find_dates, fold, iban_is_valid, iso_currencies
 from ..types import Word
 from .lexicon import LabelHit
 from .values import date_in, identifier_in
@@ -74,6 +75,18 @@ def dated(view: DocView, field: str, *, day_first: bool) -> list[Candidate]:
         ):
             c.score *= 1.6
     return sorted(cands, key=lambda c: -c.score)
+
+
+def period(view: DocView, *, day_first: bool) -> list[Candidate]:
+    """A statement period: two dates after a period label ("01.01.2025 bis 31.01.2025")."""
+
+    def parse(words: list[Word]) -> tuple[tuple[date, date], list[Word]] | None:
+        found = find_dates(" ".join(w.text for w in words), day_first=day_first)
+        if len(found) >= 2 and found[0].value <= found[1].value:
+            return (found[0].value, found[1].value), words
+        return None
+
+    return _labelled(view, "statement_period", parse, below=1)
 
 
 def all_dates(view: DocView, *, day_first: bool) -> list[Candidate]:

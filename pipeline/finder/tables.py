@@ -43,6 +43,8 @@ COLUMN_WORDS: list[tuple[str, tuple[str, ...]]] = [
     ("balance", ("balance", "saldo", "solde", "kontostand")),
 ]  # fmt: skip
 _STOP_LABELS = {"total_amount", "net_amount", "tax_amount", "amount_due"}
+# Rows that carry a balance, not a movement of money.
+_BALANCE_LABELS = {"opening_balance", "closing_balance", "carry_over"}
 
 
 def _classify(text: str) -> str | None:
@@ -162,6 +164,13 @@ _DAY_MONTH = re.compile(
     r"^(?P<d>\d{1,2})[./\-](?P<m>\d{1,2})(?:[./\-](?P<y>\d{2,4}))?\.?$|"
     r"^(?P<y2>\d{4})-(?P<m2>\d{2})-(?P<d2>\d{2})$"
 )
+
+
+def is_card_statement(view: DocView) -> bool:
+    """Card statements print spending as positive amounts (and the balance owed likewise)."""
+    return bool(_CARD.search(fold(" ".join(r.text for r in view.rows[:200]))))
+
+
 _CARD = re.compile(
     r"credit card|card statement|minimum (payment|due)|credit limit|kreditkarte|tarjeta de credito|carte de credit"
 )
@@ -214,7 +223,7 @@ def statement_transactions(
 ) -> list[Txn]:
     year = statement_date.year if statement_date else _common_year(view)
     month = statement_date.month if statement_date else None
-    card = bool(_CARD.search(fold(" ".join(r.text for r in view.rows[:200]))))
+    card = is_card_statement(view)
     txns: list[Txn] = []
     pending: list[Txn] = []  # undated rows waiting for the next dated one
     for page_idx, lay in enumerate(view.layouts):
@@ -226,7 +235,7 @@ def statement_transactions(
                 continue
             if cols is None:
                 continue
-            if _is_stop(view, row):
+            if _is_stop(view, row) or any(h.fields & _BALANCE_LABELS for h in view.labels[id(row)]):
                 continue
             got = _row_date(row.words, year, month)
             amounts = amounts_in(row.words[got[1] if got else 0 :], decimal_sep=decimal_sep)
@@ -234,6 +243,8 @@ def statement_transactions(
             if not amounts:
                 continue
             rest = row.words[got[1] if got else 0 :]
+            while rest and _row_date(rest, year, month):  # a value date beside the booking date
+                rest = rest[_row_date(rest, year, month)[1] :]  # type: ignore[index]
             first_amount_x = amounts[0].words[0].x0
             desc = " ".join(w.text for w in rest if w.x1 <= first_amount_x).strip()
             if not desc:
