@@ -31,7 +31,9 @@ def _prefect_env(verbose: bool) -> None:
 def _console() -> Any:
     from rich.console import Console
 
-    return Console()
+    con = Console()
+    # Piped or logged output (make demo, CI) is not wrapped at 80 columns.
+    return con if con.is_terminal else Console(width=160)
 
 
 def _workspace(path: str | None) -> Any:

@@ -94,15 +94,20 @@ def list_inputs(folder: Path) -> list[Path]:
     return found
 
 
+def _taken(target: Path) -> bool:
+    # A failed file's note counts too: a new file must not inherit (and overwrite) an old note.
+    return target.exists() or Path(str(target) + ERROR_SUFFIX).exists()
+
+
 def _free_name(folder: Path, name: str, tag: str) -> Path:
     target = folder / name
-    if not target.exists() and not Path(str(target) + ERROR_SUFFIX).exists():
+    if not _taken(target):
         return target
     stem, dot, ext = name.rpartition(".")
     base = f"{stem}.{tag}.{ext}" if dot and stem else f"{name}.{tag}"
     target = folder / base
     n = 2
-    while target.exists():
+    while _taken(target):
         target = folder / f"{base}.{n}"
         n += 1
     return target

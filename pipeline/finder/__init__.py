@@ -87,8 +87,12 @@ def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str
     issued = [c for c in issued if due is None or c.row is not due.row or c.words != due.words]
     issue = _best(issued)
     if issue is None:
+        # No labelled date: the date printed on the page, if there is just one (receipts), is it.
         fallback = [c for c in header.all_dates(view, day_first=day_first) if not (due and c.value == due.value)]
-        issue = fallback[0] if fallback else None
+        if fallback:
+            issue = fallback[0]
+            distinct = {c.value for c in fallback}
+            issue.score = 0.8 if len(distinct) == 1 else 0.6 if doc_type == "receipt" else 0.45
     if issue:
         found.put(view, "date", issue.value, issue, issue.score)
     if due and doc_type == "invoice":

@@ -13,7 +13,7 @@ from decimal import Decimal
 from itertools import product
 
 from .values import money_in, percent_in
-from .view import Candidate, DocView
+from .view import Candidate, DocView, read_confidence
 
 AMOUNT_FIELDS = ("total_amount", "net_amount", "tax_amount", "amount_due", "prepaid_amount", "line_total_amount")
 CENT = Decimal("0.01")
@@ -35,7 +35,7 @@ def amount_candidates(view: DocView, field: str, decimal_sep: str | None) -> lis
             found = money_in(region.words, decimal_sep=decimal_sep)
             if found is None:
                 continue
-            conf = min(w.conf for w in found.words)
+            conf = read_confidence(found.words)
             # Totals live low on the last page; a label there is more likely the document's total.
             page = hit.row.page
             depth = hit.row.y0 / max(view.page_height(page), 1.0)

@@ -7,11 +7,19 @@ from collections import Counter
 from datetime import date
 
 from ..layout import Row
-from ..normalize import IBAN_COUNTRY_CURRENCY, compact_id, find_dates, fold, iban_is_valid, iso_currencies
+from ..normalize import (
+    CURRENCY_SYMBOLS,
+    IBAN_COUNTRY_CURRENCY,
+    compact_id,
+    find_dates,
+    fold,
+    iban_is_valid,
+    iso_currencies,
+)
 from ..types import Word
 from .lexicon import LabelHit
 from .values import date_in, identifier_in
-from .view import Candidate, DocView
+from .view import Candidate, DocView, read_confidence
 
 # EU VAT ids (and GB, CH, NO), compact form. Checked against a window of 1-6 words joined.
 VAT_RE = re.compile(
@@ -21,6 +29,7 @@ VAT_RE = re.compile(
     r"|PL\d{10}|PT\d{9}|RO\d{2,10}|SE\d{12}|SI\d{8}|SK\d{10}|XI\d{9}|GB(?:\d{9}|\d{12}|GD\d{3}|HA\d{3})"
     r"|CHE\d{9}(?:MWST|TVA|IVA)?|NO\d{9}MVA)$"
 )
+_SYMBOL_RE = re.compile(r"(?<![A-Za-z])(RM|Rs\.?|S\$|US\$|€|£|₹|¥)(?![A-Za-z])")
 IBAN_RE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$")
 BIC_RE = re.compile(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?$")
 _GENERIC_ID_RE = re.compile(r"^[A-Z0-9][A-Z0-9./\-]{5,20}$")
@@ -40,7 +49,7 @@ def _labelled(view: DocView, field: str, parse, *, below: int = 2) -> list[Candi
             if got is None:
                 continue
             value, used = got
-            score = strength * region.position * min((w.conf for w in used), default=1.0)
+            score = strength * region.position * read_confidence(used)
             out.append(Candidate(field, value, score, region.row, used, "label:" + " ".join(hit.phrase)))
             break  # the nearest readable region is this label's value
     return sorted(out, key=lambda c: -c.score)
@@ -221,6 +230,14 @@ def currency(view: DocView, amount_codes: list[str], iban: str | None) -> tuple[
             codes["EUR"] += 1
     if codes:
         return codes.most_common(1)[0][0], 0.8, "text"
+    symbols: Counter[str] = Counter()
+    for row in view.rows:
+        for token in _SYMBOL_RE.findall(row.text):
+            code = CURRENCY_SYMBOLS.get(token.casefold())
+            if code:
+                symbols[code] += 1
+    if symbols:
+        return symbols.most_common(1)[0][0], 0.75, "symbol"
     if iban and iban[:2] in IBAN_COUNTRY_CURRENCY:
         return IBAN_COUNTRY_CURRENCY[iban[:2]], 0.4, "inferred from IBAN country"
     return None

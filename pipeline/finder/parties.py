@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..layout import Row, Segment
 from ..normalize import fold
 from .lexicon import LabelHit
-from .view import Candidate, DocView
+from .view import Candidate, DocView, read_confidence
 
 LEGAL_FORMS = re.compile(
     r"(?<![\w])(gmbh|ag|kg|ohg|ug|e\.?\s?k\.?|gbr|mbh|ltd\.?|limited|llc|l\.l\.c\.|inc\.?|corp\.?|corporation|"
@@ -270,7 +270,7 @@ def top_party(view: DocView, exclude: tuple[float, float, float, float] | None) 
         upper = sum(c.isupper() for c in letters) / len(letters)
         height = max(w.height for w in seg.words) / unit
         score = upper + 0.5 * min(height, 2.0) + (1.0 if ends_with_legal_form(text) else 0.0) - 0.1 * rank
-        score += 0.3 * min(w.conf for w in seg.words)
+        score += 0.3 * read_confidence(seg.words)
         if best is None or score > best[0]:
             best = (score, r, seg)
     if best is None:

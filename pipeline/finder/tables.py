@@ -17,7 +17,7 @@ from ..layout import Row
 from ..normalize import MONTHS, fold, format_amount, format_quantity
 from ..types import Word
 from .values import amounts_in, money_in
-from .view import DocView
+from .view import DocView, read_confidence
 
 COLUMN_WORDS: list[tuple[str, tuple[str, ...]]] = [
     ("unit_price", ("unit price", "price per", "unit cost", "einzelpreis", "e-preis", "ep ", "stuckpreis",
@@ -150,7 +150,7 @@ def line_items(view: DocView, decimal_sep: str | None) -> list[Item]:
             if price is not None:
                 data["unit_price"] = format_amount(price.amount.value)
             data["amount"] = format_amount(amt.amount.value)
-            conf = min(w.conf for w in row.words)
+            conf = read_confidence(row.words)
             if qty is not None and price is not None:
                 agrees = abs(qty * price.amount.value - amt.amount.value) <= Decimal("0.01") * max(1, qty)
                 conf *= 1.0 if agrees else 0.7
@@ -253,7 +253,7 @@ def statement_transactions(
             data: dict[str, Any] = {"date": None, "description": desc[:500], "amount": format_amount(amount)}
             if balance is not None:
                 data["balance"] = format_amount(balance)
-            conf = 0.85 * min(w.conf for w in row.words)
+            conf = 0.85 * read_confidence(row.words)
             txn = Txn(data, conf, page_idx)
             if got:
                 data["date"] = got[0].isoformat()

@@ -6,6 +6,7 @@ rows, left-aligned with it or overlapping it ("label above value" layouts).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -14,6 +15,15 @@ from ..layout import PageLayout, Row, layout_page
 from ..normalize import fold
 from ..types import FieldEvidence, Page, Word
 from .lexicon import LabelHit, find_labels
+
+
+def read_confidence(words: list[Word]) -> float:
+    """How sure the reading of these words is: the weakest word, on a softened scale.
+
+    Tesseract's word confidences run low even for correct words (0.5-0.7 is common on a clean
+    scan), so the square root keeps them from swamping the layout evidence; a text layer is 1.0.
+    """
+    return math.sqrt(min((w.conf for w in words), default=1.0))
 
 
 @dataclass(frozen=True)
