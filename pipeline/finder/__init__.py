@@ -18,7 +18,7 @@ from typing import Any
 from ..normalize import format_amount
 from ..types import FieldEvidence, Page
 from . import header, parties
-from .amounts import AMOUNT_FIELDS, amount_candidates, payment_pair, solve_totals
+from .amounts import AMOUNT_FIELDS, amount_candidates, payment_pair, solve_totals, unlabelled_total
 from .tables import is_card_statement, line_items, statement_transactions
 from .view import Candidate, DocView
 
@@ -115,7 +115,10 @@ def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str
             found.put(view, "bic", bic.value, bic, bic.score)
 
     cands = {f: amount_candidates(view, f, dec) for f in AMOUNT_FIELDS}
-    totals = solve_totals(cands, payment_pair(view, dec))
+    paid = payment_pair(view, dec)
+    if not cands["total_amount"] and not cands["amount_due"]:
+        cands["total_amount"] = unlabelled_total(view, paid, dec)
+    totals = solve_totals(cands, paid)
     amount_fields = AMOUNT_FIELDS if doc_type == "invoice" else ("total_amount", "net_amount", "tax_amount")
     for name in amount_fields:
         cand = totals.chosen.get(name)

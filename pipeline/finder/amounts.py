@@ -13,7 +13,7 @@ from decimal import Decimal
 from itertools import product
 
 from .values import money_in, percent_in
-from .view import Candidate, DocView, read_confidence
+from .view import Candidate, DocView, Region, read_confidence
 
 AMOUNT_FIELDS = ("total_amount", "net_amount", "tax_amount", "amount_due", "prepaid_amount", "line_total_amount")
 CENT = Decimal("0.01")
@@ -31,6 +31,10 @@ def amount_candidates(view: DocView, field: str, decimal_sep: str | None) -> lis
         if view.is_header_row(hit.row):  # a heading over a table: its closing total row first
             closing = view.column_total(hit)
             regions = [closing, *regions] if closing else regions
+        # "Total includes GST 6%   9.00": another label sits between this one and its amount.
+        rest = hit.row.words[hit.last_word + 1 :]
+        if rest:
+            regions.append(Region(rest, hit.row, 0.7, "row end"))
         for region in regions:
             found = money_in(region.words, decimal_sep=decimal_sep)
             if found is None:
@@ -48,6 +52,24 @@ def amount_candidates(view: DocView, field: str, decimal_sep: str | None) -> lis
             out.append(cand)
             break
     return sorted(out, key=lambda c: -c.score)
+
+
+def unlabelled_total(view: DocView, paid: Decimal | None, decimal_sep: str | None) -> list[Candidate]:
+    """When no label names the total: what was paid (cash - change), else the largest amount on
+    the last page that is not a payment line. Weak evidence, sent to review by its score."""
+    best: Candidate | None = None
+    for row in view.rows_of(len(view.pages) - 1):
+        if any("ignore" in h.fields for h in view.labels[id(row)]):
+            continue
+        found = money_in(row.words, decimal_sep=decimal_sep)
+        if found is None or not found.has_decimals:
+            continue
+        value = found.amount.value
+        if paid is not None and _close(value, paid):
+            return [Candidate("total_amount", value, 0.55, row, found.words, "paid (cash - change)")]
+        if best is None or value > best.value:  # type: ignore[operator]
+            best = Candidate("total_amount", value, 0.3, row, found.words, "largest amount")
+    return [best] if best else []
 
 
 def payment_pair(view: DocView, decimal_sep: str | None) -> Decimal | None:

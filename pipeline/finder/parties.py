@@ -51,6 +51,9 @@ class Party:
 
 
 _REG_NO = re.compile(r"\s*[\[({]?\s*(?:co\.?\s*(?:reg\.?\s*)?no\.?\s*:?\s*)?\d{4,8}\s?-\s?[A-Z0-9]\b.*$", re.IGNORECASE)
+_REG_ONLY = re.compile(
+    r"[\[({]?\s*(?:co\.?\s*(?:reg\.?\s*)?no\.?\s*:?\s*)?\d{3,8}\s?-\s?[A-Z0-9]\s*[\])}]?\.?", re.IGNORECASE
+)
 _OCR_LEGAL = [(re.compile(r"\bS[O0]N\.?\s?BH[DO0]\b\.?"), "SDN BHD"), (re.compile(r"\bSDN\.?\s?BH[O0]\b"), "SDN BHD")]
 
 
@@ -92,8 +95,9 @@ def _segment_near(row: Row, x: float, tol: float) -> Segment | None:
     return best
 
 
-def block_below(view: DocView, row: Row, x: float, *, max_lines: int = 6) -> list[tuple[Row, Segment]]:
-    """Segments left-aligned at x in the rows under `row`, until a gap or a label line."""
+def block_below(view: DocView, row: Row, anchor: Segment, *, max_lines: int = 6) -> list[tuple[Row, Segment]]:
+    """Segments aligned with `anchor` (left edges, or centres on a centred receipt header) in the
+    rows under `row`, until a gap or another party's label."""
     unit = view.unit(row.page)
     rows = view.rows_of(row.page)
     out: list[tuple[Row, Segment]] = []
@@ -101,16 +105,26 @@ def block_below(view: DocView, row: Row, x: float, *, max_lines: int = 6) -> lis
     for r in rows[row.index + 1 :]:
         if r.y0 - last_y > 2.2 * unit or len(out) >= max_lines:
             break
-        seg = _segment_near(r, x, 2.0 * unit)
+        seg = _aligned_segment(r, anchor, 2.0 * unit)
         if seg is None:
             if out:
                 break
             continue
-        if any(h for h in view.labels[id(r)] if h.x0 <= seg.x0 + unit and h.fields & {"buyer_block", "vendor_block"}):
+        if any(h.x0 <= seg.x0 + unit and h.fields & {"buyer_block", "vendor_block"} for h in view.labels[id(r)]):
             break
         out.append((r, seg))
         last_y = r.y1
     return out
+
+
+def _aligned_segment(row: Row, anchor: Segment, tol: float) -> Segment | None:
+    centre = (anchor.x0 + anchor.x1) / 2
+    best, best_d = None, tol
+    for seg in row.segments:
+        d = min(abs(seg.x0 - anchor.x0), abs((seg.x0 + seg.x1) / 2 - centre))
+        if d <= best_d:
+            best, best_d = seg, d
+    return best
 
 
 def _cand(view: DocView, field: str, text: str, row: Row, words, score: float, source: str) -> Candidate:
@@ -131,6 +145,8 @@ def party_from_block(view: DocView, role: str, rows: list[tuple[Row, Segment]], 
     party.name = _cand(view, f"{role}_name", clean_name(s0.text.strip(" ,")), r0, s0.words, 0.8, source)
     addr = []
     for r, s in lines[1:]:
+        if _REG_ONLY.fullmatch(s.text.strip()):
+            continue  # "(123456-X)" under a Malaysian company name: the registration, not the address
         if _CONTACT.search(s.text) and not _looks_like_address(s.text):
             break
         addr.append((r, s))
@@ -189,7 +205,7 @@ def labelled_party(view: DocView, role: str) -> Party:
         if inline:  # "Bill to: ACME Ltd" on the label's own row
             seg = Segment(inline)
             rows.append((hit.row, seg))
-        rows += block_below(view, hit.row, hit.x0)
+        rows += block_below(view, hit.row, Segment(hit.row.words[hit.first_word : hit.last_word + 1]))
         party = party_from_block(view, role, rows, "label:" + " ".join(hit.phrase))
         if party.name:
             return party
@@ -238,7 +254,7 @@ def legal_form_party(view: DocView, exclude: tuple[float, float, float, float] |
                 continue
             if sum(c.isdigit() for c in seg.text) > 4:
                 continue
-            rows = [(r, seg), *block_below(view, r, seg.x0)]
+            rows = [(r, seg), *block_below(view, r, seg)]
             party = party_from_block(view, "vendor", rows, "legal form")
             if party.name:
                 return party
@@ -276,7 +292,7 @@ def top_party(view: DocView, exclude: tuple[float, float, float, float] | None) 
     if best is None:
         return Party()
     _, r, seg = best
-    party = party_from_block(view, "vendor", [(r, seg), *block_below(view, r, seg.x0)], "top of page")
+    party = party_from_block(view, "vendor", [(r, seg), *block_below(view, r, seg)], "top of page")
     if party.name:
         party.name.score = 0.5
     return party
