@@ -45,6 +45,11 @@ class PipelineOptions:
             raise ConfigError(
                 f"pipeline.ocr_psm must be 0 (auto) or a Tesseract page mode 1/3/4/6/11/12, got {self.ocr_psm}"
             )
+        for name in ("max_image_pixels", "max_pages", "max_file_mb", "ocr_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"pipeline.{name} must be positive, got {getattr(self, name)}")
+        if not all(isinstance(lang, str) and lang for lang in self.ocr_languages):
+            raise ConfigError("pipeline.ocr_languages must be a list of Tesseract language names")
         if not self.ocr_languages:
             raise ConfigError("pipeline.ocr_languages must name at least one Tesseract language")
 

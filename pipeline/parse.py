@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from .normalize import (
@@ -42,7 +42,9 @@ def _decimal(value: Any) -> Decimal:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise Unreadable("not a finite number")
-        return Decimal(repr(value))  # the shortest text that round-trips, not the binary expansion
+        # The shortest text that round-trips, cut to the schema's 4 decimals: a model's JSON number
+        # 0.30000000000000004 is 0.3, not a schema violation that hides every other check.
+        return Decimal(repr(value)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP).normalize()
     text = str(value).strip()
     if _PLAIN.match(text):
         return Decimal(text)
@@ -164,4 +166,11 @@ def _parse_object(
                 continue
             if converted != "":
                 out[key] = converted
+            if isinstance(value, float) and kind in ("amount", "quantity", "rate") and _decimals(value) > 4:
+                problem("rounded_number", f"{where}: the number {value!r} was rounded to {converted}", Severity.WARNING)
     return out
+
+
+def _decimals(value: float) -> int:
+    text = repr(value)
+    return len(text.split(".")[1].split("e")[0]) if "." in text and "e" not in text else (99 if "e" in text else 0)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, String, create_engine, event, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from .errors import ConfigError
@@ -108,7 +108,10 @@ class Store:
             raise ConfigError(f"cannot open store {url!r}: {e}") from e
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        try:
+            Base.metadata.create_all(self.engine)
+        except SQLAlchemyError as e:  # unreachable server, missing folder, no permission
+            raise ConfigError(f"cannot open store {self.engine.url!r}: {e.__class__.__name__}: {e}") from e
 
     @classmethod
     def for_workspace(cls, root: Path, url: str = "") -> Store:
@@ -145,7 +148,7 @@ class Store:
                 if row is not None:
                     return _row_to_stored(row)
             rows = list(s.scalars(select(DocumentRow).where(DocumentRow.source_name == Path(key).name)))
-            if not rows and len(key) >= 8:
+            if not rows and len(key) >= 8 and all(c in "0123456789abcdef" for c in key.lower()):
                 rows = list(s.scalars(select(DocumentRow).where(DocumentRow.sha256.startswith(key.lower()))))
             if len(rows) > 1:
                 raise ConfigError(f"{key!r} matches {len(rows)} documents; use an id or a sha256")
