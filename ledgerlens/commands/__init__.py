@@ -1,0 +1,16 @@
+"""The `ledgerlens` sub-commands, one module each; every module has `register(subparsers)`.
+
+A new command is a new module here plus its name in COMMANDS: nothing else changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+COMMANDS = ("workspace", "process", "export", "show", "evaluate")
+
+
+def register_all(sub: Any) -> None:
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)

@@ -1,0 +1,28 @@
+"""`ledgerlens eval DATASET...`: accuracy of the pipeline on labelled documents."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .common import console
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ledgerlens.pipeline.config import load_config
+    from ledgerlens.pipeline.evaluate import evaluate_datasets
+
+    config = load_config(Path(args.config) if args.config else None)
+    report = evaluate_datasets(
+        [Path(d) for d in args.datasets], config, out=Path(args.report) if args.report else None, console=console()
+    )
+    return 0 if report.documents else 1
+
+
+def register(sub: Any) -> None:
+    s = sub.add_parser("eval", help="accuracy on labelled datasets (bench-gt/1 folders or <doc> + <doc>.json pairs)")
+    s.add_argument("datasets", nargs="+")
+    s.add_argument("--report", help="folder for report.json, report.md, predictions.jsonl, misses.csv")
+    s.add_argument("--config", help="a ledgerlens.toml to evaluate with (engine, OCR settings)")
+    s.set_defaults(func=cmd_eval)

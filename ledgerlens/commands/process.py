@@ -1,0 +1,105 @@
+"""`ledgerlens process PATH`: every file waiting in intake, once, through the Prefect flow."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import console, open_store, workspace
+
+
+def _progress_listener(progress: Any, task_id: Any, started: float) -> Any:
+    pages = 0
+
+    def on_result(result: Any, done: int) -> None:
+        nonlocal pages
+        pages += result.page_count
+        elapsed = max(time.monotonic() - started, 1e-6)
+        progress.update(
+            task_id,
+            advance=1,
+            pages=pages,
+            rate=f"{60 * done / elapsed:.1f} docs/min, {60 * pages / elapsed:.1f} pages/min",
+            last=result.source_name[:40],
+        )
+
+    return on_result
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ledgerlens.flows.process import listening, process_documents
+    from ledgerlens.pipeline.intake import list_inputs
+
+    target = Path(args.path) if args.path else Path.cwd()
+    ws = workspace(str(target))
+    folder = ws.intake if target.resolve() == ws.root else target.resolve()
+    files = list_inputs(folder) if folder.is_dir() else [folder]
+    con = console()
+    if not files:
+        con.print(f"Nothing to process in {folder}.")
+        return 0
+    started_wall = time.monotonic()
+    columns = (
+        TextColumn("[bold]processing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("docs · {task.fields[pages]} pages · {task.fields[rate]}"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[last]}"),
+    )
+    with Progress(*columns, console=con, transient=False) as progress:
+        task_id = progress.add_task("process", total=len(files), pages=0, rate="", last="")
+        with listening(_progress_listener(progress, task_id, started_wall)):
+            label = f"{len(files)} document{'s' if len(files) != 1 else ''}"
+            process_documents([str(f) for f in files], str(ws.root), label=label)
+    _drain_prefect_events()
+    _print_results(ws, [f.name for f in files], con)
+    con.print(f"{len(files)} document(s) in {time.monotonic() - started_wall:.1f} s")
+    return 0
+
+
+def _drain_prefect_events() -> None:
+    """Let the local (ephemeral) Prefect API record the last events before this process exits."""
+    if os.environ.get("PREFECT_API_URL"):
+        return
+    from prefect.events.worker import EventsWorker
+
+    EventsWorker.drain_all()
+    time.sleep(1.0)
+
+
+def _print_results(ws: Any, names: list[str] | None, con: Any) -> None:
+    from rich.table import Table
+
+    store = open_store(ws)
+    try:
+        docs = store.all()
+    finally:
+        store.close()
+    if names is not None:
+        wanted = set(names)
+        docs = [d for d in docs if d.result.source_name in wanted]
+    table = Table(title="Documents")
+    for col in ("id", "document", "type", "status", "total", "issues"):
+        table.add_column(col, justify="right" if col in ("id", "total") else "left")
+    colours = {"ok": "green", "needs_review": "yellow", "failed": "red"}
+    for d in docs:
+        r = d.result
+        total = r.data.get("total_amount", "")
+        if total and r.data.get("currency"):
+            total = f"{total} {r.data['currency']}"
+        issues = f"{len(r.issues)} ({', '.join(sorted({i.code for i in r.issues}))})" if r.issues else "0"
+        status = f"[{colours.get(str(r.status), 'white')}]{r.status}[/]"
+        table.add_row(str(d.id), r.source_name, r.doc_type, status, str(total), issues)
+    con.print(table)
+
+
+def register(sub: Any) -> None:
+    s = sub.add_parser("process", help="process every file in an intake folder once (a Prefect flow)")
+    s.add_argument("path", nargs="?", help="intake folder, a sub-folder or a file (default: this workspace's intake)")
+    s.set_defaults(func=cmd_process)
