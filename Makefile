@@ -10,7 +10,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 DEMO := build/demo
 
-.PHONY: install apt venv demo test test-fast lint ui eval eval-dev clean
+.PHONY: install apt venv demo test test-fast lint ui eval eval-dev bench clean
 
 install: apt venv
 
@@ -68,6 +68,11 @@ eval-dev: install
 eval: install
 	rm -rf build/eval-samples && $(PY) tests/fixtures/generate.py build/eval-samples
 	$(LL) eval build/eval-samples --report build/eval-samples-report
+
+# Speed on the generated samples (born-digital and scanned): pages/min, per stage, vs bare tesseract.
+bench: install
+	rm -rf build/bench-samples && $(PY) tests/fixtures/generate.py build/bench-samples
+	$(LL) bench build/bench-samples --report build/bench.json
 
 clean:
 	rm -rf $(VENV) $(STAMPS) build .pytest_cache

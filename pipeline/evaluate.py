@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import time
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .config import Config
 from .errors import ConfigError
-from .run import Context, process_file
+from .pool import WorkerPool, physical_cores
 from .scoring import FieldScore, score_document
+from .types import DocumentResult
 
 META_KEYS = {"doc_type", "document", "schema", "source", "notes"}
 DOC_SUFFIXES = {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
@@ -78,28 +77,6 @@ def load_cases(folder: Path) -> list[Case]:
 
 # ------------------------------------------------------------------ running
 
-_ctx: Context | None = None
-
-
-def _init_worker(config: Config) -> None:
-    global _ctx
-    _ctx = Context.create(config)
-
-
-def _predict(case: Case) -> dict[str, Any]:
-    assert _ctx is not None
-    start = time.perf_counter()
-    result = process_file(case.path, _ctx, source_name=case.path.name)
-    return {
-        "doc_type": result.doc_type,
-        "status": str(result.status),
-        "data": result.data,
-        "issues": [i.to_dict() for i in result.issues],
-        "pages": result.page_count,
-        "seconds": time.perf_counter() - start,
-    }
-
-
 @dataclass
 class Report:
     documents: int = 0
@@ -109,7 +86,9 @@ class Report:
     misses: list[dict[str, Any]] = field(default_factory=list)
     timings: list[tuple[float, str, int]] = field(default_factory=list)
 
-    def add(self, case: Case, pred: dict[str, Any]) -> None:
+    def add(self, case: Case, result: DocumentResult, seconds: float) -> None:
+        pred = {"doc_type": result.doc_type, "status": str(result.status), "data": result.data,
+                "pages": result.page_count, "seconds": seconds}  # fmt: skip
         self.documents += 1
         self.timings.append((pred["seconds"], f"{case.dataset}/{case.document}", pred["pages"]))
         scores: list[FieldScore] = score_document(case.fields, pred["data"])
@@ -164,13 +143,12 @@ def evaluate_datasets(
 ) -> Report:
     cases = [c for f in folders for c in load_cases(f)]
     report = Report()
-    workers = workers or max(1, min(len(cases), os.cpu_count() or 1))
     started = time.perf_counter()
     progress = _progress(console, len(cases))
-    with progress as bar, ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(config,)) as pool:
+    with progress as bar, WorkerPool(config, min(workers or physical_cores(), len(cases))) as pool:
         task = bar.add_task("eval", total=len(cases)) if bar else None
-        for case, pred in zip(cases, pool.map(_predict, cases), strict=True):
-            report.add(case, pred)
+        for case, (_, result, seconds) in zip(cases, pool.map([c.path for c in cases]), strict=True):
+            report.add(case, result, seconds)
             if bar:
                 bar.update(task, advance=1)
     wall = time.perf_counter() - started
@@ -179,7 +157,8 @@ def evaluate_datasets(
     if out is not None:
         write_report(report, out, wall)
         if console is not None:
-            console.print(f"Report written to {out}/ (report.md, report.json, predictions.jsonl, misses.csv)")
+            written = "report.md, report.json, fields.png, predictions.jsonl, misses.csv"
+            console.print(f"Report written to {out}/ ({written})")
     return report
 
 
@@ -232,4 +211,31 @@ def write_report(report: Report, out: Path, wall: float) -> None:
         lines.append(f"| {r['dataset']} | {r['field']} | {r['hits']}/{r['total']} | {100 * r['exact']:.1f}% | {sim} |")
     o = report.overall()
     lines += ["", f"Overall: micro {100 * o['micro']:.1f}%, macro {100 * o['macro']:.1f}%.", ""]
+    lines += ["![exact match per field](fields.png)", ""]
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    write_chart(rows, out / "fields.png")
+
+
+def write_chart(rows: list[dict[str, Any]], path: Path) -> None:
+    """Horizontal bars: exact match per field, one colour per dataset."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in rows if r["total"]]
+    datasets = sorted({r["dataset"] for r in rows})
+    labels = [f"{r['dataset']} · {r['field']}" for r in rows]
+    colours = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(9, max(2.5, 0.28 * len(rows) + 1)))
+    ax.barh(range(len(rows)), [100 * r["exact"] for r in rows],
+            color=[colours(datasets.index(r["dataset"]) % 10) for r in rows])  # fmt: skip
+    ax.set_yticks(range(len(rows)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("exact match (%)")
+    ax.set_title("ledgerlens eval: exact match per field")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})  # no version/time stamp: stable bytes
+    plt.close(fig)

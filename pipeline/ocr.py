@@ -24,13 +24,15 @@ TESSERACT = "tesseract"
 _INSTALL_HINT = "install it with `apt-get install tesseract-ocr` (Debian/Ubuntu) or `brew install tesseract`"
 
 
-def _env() -> dict[str, str]:
+def tesseract_env() -> dict[str, str]:
     return {**os.environ, "OMP_THREAD_LIMIT": "1"}
 
 
 def _run(args: list[str], timeout_s: float) -> subprocess.CompletedProcess[bytes]:
     try:
-        return subprocess.run([TESSERACT, *args], capture_output=True, env=_env(), timeout=timeout_s, check=False)
+        return subprocess.run(
+            [TESSERACT, *args], capture_output=True, env=tesseract_env(), timeout=timeout_s, check=False
+        )
     except FileNotFoundError:
         raise ConfigError(f"Tesseract is not installed (no `{TESSERACT}` on PATH); {_INSTALL_HINT}") from None
 

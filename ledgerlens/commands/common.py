@@ -24,3 +24,20 @@ def open_store(ws: Any) -> Any:
     from ledgerlens.pipeline.store import Store
 
     return Store.for_workspace(ws.root, ws.config().store.url)
+
+
+def add_engine_args(parser: Any) -> None:
+    """--engine / --model: run with another engine than the workspace's configuration names."""
+    parser.add_argument("--engine", help="engine name (ocr, transformers, ...); default: from the configuration")
+    parser.add_argument("--model", help="model id or local folder for a model engine")
+
+
+def with_engine_args(config: Any, args: Any) -> Any:
+    import dataclasses
+
+    engine = config.engine
+    if getattr(args, "engine", None):
+        engine = dataclasses.replace(engine, name=args.engine)
+    if getattr(args, "model", None):
+        engine = dataclasses.replace(engine, model=args.model)
+    return dataclasses.replace(config, engine=engine)

@@ -6,16 +6,20 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import console
+from .common import add_engine_args, console, with_engine_args
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from ledgerlens.pipeline.config import load_config
     from ledgerlens.pipeline.evaluate import evaluate_datasets
 
-    config = load_config(Path(args.config) if args.config else None)
+    config = with_engine_args(load_config(Path(args.config) if args.config else None), args)
     report = evaluate_datasets(
-        [Path(d) for d in args.datasets], config, out=Path(args.report) if args.report else None, console=console()
+        [Path(d) for d in args.datasets],
+        config,
+        out=Path(args.report) if args.report else None,
+        workers=args.workers,
+        console=console(),
     )
     return 0 if report.documents else 1
 
@@ -25,4 +29,6 @@ def register(sub: Any) -> None:
     s.add_argument("datasets", nargs="+")
     s.add_argument("--report", help="folder for report.json, report.md, predictions.jsonl, misses.csv")
     s.add_argument("--config", help="a ledgerlens.toml to evaluate with (engine, OCR settings)")
+    s.add_argument("--workers", type=int, help="parallel worker processes (default: one per core)")
+    add_engine_args(s)
     s.set_defaults(func=cmd_eval)
