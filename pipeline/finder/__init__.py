@@ -18,7 +18,14 @@ from typing import Any
 from ..normalize import format_amount
 from ..types import FieldEvidence, Page
 from . import header, parties
-from .amounts import AMOUNT_FIELDS, amount_candidates, payment_pair, solve_totals, unlabelled_total
+from .amounts import (
+    AMOUNT_FIELDS,
+    Totals,
+    amount_candidates,
+    payment_candidates,
+    rounding_adjustment,
+    solve_totals,
+)
 from .tables import is_card_statement, line_items, statement_transactions
 from .view import Candidate, DocView
 
@@ -115,17 +122,19 @@ def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str
             found.put(view, "bic", bic.value, bic, bic.score)
 
     cands = {f: amount_candidates(view, f, dec) for f in AMOUNT_FIELDS}
-    paid = payment_pair(view, dec)
-    if not cands["total_amount"] and not cands["amount_due"]:
-        cands["total_amount"] = unlabelled_total(view, paid, dec)
-    totals = solve_totals(cands, paid)
+    labelled = bool(cands["total_amount"] or cands["amount_due"])
+    payments = payment_candidates(view, dec, labelled)
+    paid = next((c.value for c in payments if c.source.startswith("paid")), None)
+    cands["total_amount"] = sorted([*cands["total_amount"], *payments], key=lambda c: -c.score)
+    totals = solve_totals(cands, paid)  # type: ignore[arg-type]
+    _round_to_paid(totals, paid, rounding_adjustment(view, dec))
     amount_fields = AMOUNT_FIELDS if doc_type == "invoice" else ("total_amount", "net_amount", "tax_amount")
     for name in amount_fields:
         cand = totals.chosen.get(name)
         if cand is not None:
             boost = 0.15 if totals.consistent and name in ("total_amount", "net_amount", "tax_amount") else 0.0
             found.put(view, name, cand.value, cand, cand.score + boost)
-    if "total_amount" not in found.data and "amount_due" in found.data and doc_type == "invoice":
+    if "total_amount" not in found.data and "amount_due" in totals.chosen:
         due_c = totals.chosen["amount_due"]
         found.put(view, "total_amount", due_c.value, due_c, due_c.score * 0.7)
 
@@ -140,6 +149,17 @@ def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str
         found.data["line_items"] = [it.data for it in items]
         conf = min(it.confidence for it in items)
         found.evidence["line_items"] = FieldEvidence(conf, items[0].page + 1, None, "table", "")
+
+
+def _round_to_paid(totals: Totals, paid: Decimal | None, rounding: Decimal | None) -> None:
+    """Cash rounding (to 0.05): the receipt's total before rounding, the amount paid after it."""
+    total = totals.chosen.get("total_amount")
+    if total is None or paid is None or rounding is None:
+        return
+    gap = abs(paid - total.value)  # type: ignore[operator]
+    if Decimal(0) < gap <= Decimal("0.05"):
+        rounded = Candidate("total_amount", paid, total.score, total.row, total.words, "paid after rounding")
+        totals.chosen["total_amount"] = rounded
 
 
 def _parties(view: DocView, found: Found, doc_type: str) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import product
 
+from ..layout import Row
 from .values import money_in, percent_in
 from .view import Candidate, DocView, Region, read_confidence
 
@@ -37,14 +38,18 @@ def amount_candidates(view: DocView, field: str, decimal_sep: str | None) -> lis
             regions.append(Region(rest, hit.row, 0.7, "row end"))
         for region in regions:
             found = money_in(region.words, decimal_sep=decimal_sep)
-            if found is None:
-                continue
+            if found is None or (not found.has_decimals and abs(found.amount.value) >= 1_000_000):
+                continue  # a long bare number after "GST Reg" is an id, not money
             conf = read_confidence(found.words)
             # Totals live low on the last page; a label there is more likely the document's total.
             page = hit.row.page
             depth = hit.row.y0 / max(view.page_height(page), 1.0)
             late = 0.9 + 0.1 * depth if page == n_pages - 1 else 0.85
-            score = strength * region.position * conf * late
+            # "I 280" for "92.80": an amount without its decimals on a total line is suspect.
+            shape = 1.0 if found.has_decimals else 0.4
+            if field in ("total_amount", "net_amount") and _under_tax_summary(view, hit.row):
+                shape *= 0.4
+            score = strength * region.position * conf * late * shape
             cand = Candidate(field, found.amount.value, score, region.row, found.words, "label:" + " ".join(hit.phrase))
             cand.extra["currency"] = found.amount.currency
             cand.extra["rate"] = percent_in(hit.row.text) if field == "tax_amount" else None
@@ -54,26 +59,42 @@ def amount_candidates(view: DocView, field: str, decimal_sep: str | None) -> lis
     return sorted(out, key=lambda c: -c.score)
 
 
-def unlabelled_total(view: DocView, paid: Decimal | None, decimal_sep: str | None) -> list[Candidate]:
-    """When no label names the total: what was paid (cash - change), else the largest amount on
-    the last page that is not a payment line. Weak evidence, sent to review by its score."""
-    best: Candidate | None = None
-    for row in view.rows_of(len(view.pages) - 1):
-        if any("ignore" in h.fields for h in view.labels[id(row)]):
-            continue
-        found = money_in(row.words, decimal_sep=decimal_sep)
-        if found is None or not found.has_decimals:
-            continue
-        value = found.amount.value
-        if paid is not None and _close(value, paid):
-            return [Candidate("total_amount", value, 0.55, row, found.words, "paid (cash - change)")]
-        if best is None or value > best.value:  # type: ignore[operator]
-            best = Candidate("total_amount", value, 0.3, row, found.words, "largest amount")
-    return [best] if best else []
+def _under_tax_summary(view: DocView, row: Row, reach: int = 8) -> bool:
+    """Is this row inside a tax summary table (a few rows under its heading)?"""
+    rows = view.rows_of(row.page)
+    for above in rows[max(0, row.index - reach) : row.index + 1]:
+        if any("tax_summary" in h.fields for h in view.labels[id(above)]):
+            return True
+    return False
 
 
-def payment_pair(view: DocView, decimal_sep: str | None) -> Decimal | None:
-    """cash tendered - change given, when a receipt prints both: the total actually paid."""
+def payment_candidates(view: DocView, decimal_sep: str | None, labelled: bool) -> list[Candidate]:
+    """Totals from the payment lines of a receipt: cash tendered - change given is what was
+    paid. With no labelled total at all, cash alone, or else the largest amount on the last page
+    that is not a payment line. Weak evidence, sent to review by its score."""
+    cash, change = _payment_lines(view, decimal_sep)
+    out: list[Candidate] = []
+    if cash is not None and change is not None and cash.value >= change.value:  # type: ignore[operator]
+        paid = cash.value - change.value  # type: ignore[operator]
+        # Below a weak "Total" label (~0.45): it decides only when the label's reading is suspect.
+        out.append(Candidate("total_amount", paid, 0.42, cash.row, cash.words + change.words, "paid (cash - change)"))
+    elif cash is not None and not labelled:
+        out.append(Candidate("total_amount", cash.value, 0.35, cash.row, cash.words, "cash tendered"))
+    if not labelled and not out:
+        best: Candidate | None = None
+        for row in view.rows_of(len(view.pages) - 1):
+            if any("ignore" in h.fields for h in view.labels[id(row)]):
+                continue
+            found = money_in(row.words, decimal_sep=decimal_sep)
+            if found is not None and found.has_decimals and (best is None or found.amount.value > best.value):  # type: ignore[operator]
+                best = Candidate("total_amount", found.amount.value, 0.3, row, found.words, "largest amount")
+        out += [best] if best else []
+    for c in out:
+        c.extra["decimals"] = True
+    return out
+
+
+def _payment_lines(view: DocView, decimal_sep: str | None) -> tuple[Candidate | None, Candidate | None]:
     cash = change = None
     for row in view.rows:
         for hit in view.labels[id(row)]:
@@ -81,14 +102,22 @@ def payment_pair(view: DocView, decimal_sep: str | None) -> Decimal | None:
                 continue
             phrase = " ".join(hit.phrase)
             found = money_in(view.after_label(hit), decimal_sep=decimal_sep)
-            if found is None:
+            if found is None or not found.has_decimals:
                 continue
+            cand = Candidate("payment", found.amount.value, 0.0, row, found.words, phrase)
             if phrase.startswith("change"):
-                change = found.amount.value
-            elif phrase in ("cash", "tendered", "cash tendered") and cash is None:
-                cash = found.amount.value
-    if cash is not None and change is not None and cash >= change:
-        return cash - change
+                change = cand
+            elif phrase in ("cash", "tendered", "cash tendered", "cash received") and cash is None:
+                cash = cand
+    return cash, change
+
+
+def rounding_adjustment(view: DocView, decimal_sep: str | None) -> Decimal | None:
+    for row in view.rows:
+        for hit in view.labels[id(row)]:
+            if "ignore" in hit.fields and hit.phrase[0] == "rounding":
+                found = money_in(view.after_label(hit), decimal_sep=decimal_sep)
+                return found.amount.value if found else Decimal(0)
     return None
 
 
@@ -103,14 +132,15 @@ def _close(a: Decimal, b: Decimal) -> bool:
     return abs(a - b) <= CENT
 
 
-def solve_totals(cands: dict[str, list[Candidate]], paid: Decimal | None) -> Totals:
+def solve_totals(cands: dict[str, list[Candidate]], paid: Decimal | None = None) -> Totals:
     """Pick one candidate per amount field (or none) maximising evidence + arithmetic agreement."""
     top = {f: cands.get(f, [])[:4] for f in AMOUNT_FIELDS}
     options = {f: [*top[f], None] for f in AMOUNT_FIELDS}
     best: tuple[float, dict[str, Candidate | None], bool] | None = None
     for combo in product(*(options[f] for f in ("total_amount", "net_amount", "tax_amount"))):
         total, net, tax = combo
-        score = sum(c.score for c in combo if c is not None)
+        # A reading with a total beats one without: the total is what the document is for.
+        score = sum(c.score for c in combo if c is not None) + (total.score if total is not None else 0.0)
         consistent = False
         if total is not None and net is not None and tax is not None:
             if _close(net.value + tax.value, total.value):  # type: ignore[operator]
@@ -123,8 +153,8 @@ def solve_totals(cands: dict[str, list[Candidate]], paid: Decimal | None) -> Tot
                 score -= 1.0
             if tax is not None and abs(tax.value) >= abs(total.value) and total.value != 0:  # type: ignore[arg-type]
                 score -= 1.0
-            if paid is not None and _close(paid, total.value):  # type: ignore[arg-type]
-                score += 1.0
+            if paid is not None and _close(paid, total.value) and total.source.startswith("label"):  # type: ignore[arg-type]
+                score += 1.0  # two readings agree: the label's and cash - change
         if net is not None and tax is not None and net is tax:
             continue
         if total is not None and net is not None and total is net and not (tax and tax.value == 0):

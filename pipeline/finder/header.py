@@ -162,6 +162,9 @@ def vat_ids(view: DocView) -> list[Candidate]:
 
 
 def _tax_id_from(words: list[Word]) -> tuple[str, list[Word]] | None:
+    # Skip what is left of the label ("Reg No :", an OCR'd "He :") before the id itself.
+    while words and not any(c.isdigit() for c in words[0].text) and len(words) > 1:
+        words = words[1:]
     best = None
     for n in range(1, min(5, len(words)) + 1):
         text = compact_id("".join(w.text.strip(":;,()") for w in words[:n]))

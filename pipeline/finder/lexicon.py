@@ -18,7 +18,7 @@ from ..normalize import fold
 
 NUMBER_WORDS = frozenset({"no", "nr", "nro", "num", "number", "numero", "nummer", "n", "#", "nos", "numbers"})
 _TOKEN_RE = re.compile(r"#|[^\s\-/:#|°º]+")
-_STRIP = ":;,.()[]{}\"'*°º¨`"
+_STRIP = ":;,.()[]{}\"'*°º¨`‘’“”|_~!"
 
 
 def norm_token(raw: str) -> str:
@@ -31,16 +31,24 @@ class Token:
     text: str  # normalised
     word: int  # index of the word in the row
     end: int  # char offset in the word where this token ends
+    fuzzy: bool = False  # read as the nearest lexicon word (an OCR slip), not as printed
 
 
-def tokenize_row(row: Row) -> list[Token]:
+def tokenize_row(row: Row, *, fuzzy: bool = False) -> list[Token]:
     out: list[Token] = []
     for wi, w in enumerate(row.words):
         for m in _TOKEN_RE.finditer(w.text):
             t = norm_token(m.group())
-            if t:
-                out.append(Token(t, wi, m.end()))
+            if not t:
+                continue
+            fixed = correct_token(t) if fuzzy and t not in _vocabulary() else None
+            out.append(Token(fixed or t, wi, m.end(), fixed is not None))
     return out
+
+
+@cache
+def _vocabulary() -> frozenset[str]:
+    return frozenset(t for key in lexicon() for t in key)
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,44 @@ def _max_len() -> int:
     return max(len(k) for k in lexicon())
 
 
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+@cache
+def _fuzzy_index() -> dict[str, str]:
+    """Symmetric-delete index of the lexicon's words (5+ letters) for one-edit OCR slips.
+
+    "Saies" -> "sales", "Chenge" -> "change", "Tota1" -> "total": a word one substitution,
+    insertion or deletion away from exactly one lexicon word reads as that word.
+    """
+    words = {t for key in lexicon() for t in key if len(t) >= 5 and t.isalpha()}
+    index: dict[str, set[str]] = {}
+    for w in words:
+        for variant in {w, *_deletes(w)}:
+            index.setdefault(variant, set()).add(w)
+    return {k: next(iter(v)) for k, v in index.items() if len(v) == 1}
+
+
+def correct_token(token: str) -> str | None:
+    """The lexicon word an OCR-damaged token stands for, if exactly one is one edit away."""
+    if len(token) < 5 or not token.isalpha():
+        return None
+    index = _fuzzy_index()
+    hits = {index[v] for v in (token, *_deletes(token)) if v in index}
+    hits = {h for h in hits if _one_edit(token, h)}
+    return next(iter(hits)) if len(hits) == 1 else None
+
+
+def _one_edit(a: str, b: str) -> bool:
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
 @dataclass(frozen=True)
 class LabelHit:
     row: Row
@@ -77,11 +123,12 @@ class LabelHit:
     last_word: int  # inclusive
     end_char: int  # where the label ends inside the last word ("Invoice#123": value starts there)
     phrase: tuple[str, ...]
+    fuzzy: bool = False  # matched through an OCR-corrected word
 
     def strength(self, field: str) -> float:
         for lb in self.labels:
             if lb.field == field:
-                return 1.0 if lb.strong else 0.5
+                return (1.0 if lb.strong else 0.5) * (0.8 if self.fuzzy else 1.0)
         return 0.0
 
     @property
@@ -110,9 +157,12 @@ def _whole_words(row: Row, tokens: list[Token], i: int, n: int) -> bool:
     return not rest or rest[0] in ":#°º.)" or last.text == "no"
 
 
-def find_labels(row: Row) -> list[LabelHit]:
-    """Non-overlapping label hits in a row, left to right, longest match first."""
-    tokens = tokenize_row(row)
+def find_labels(row: Row, *, fuzzy: bool = False) -> list[LabelHit]:
+    """Non-overlapping label hits in a row, left to right, longest match first.
+
+    With `fuzzy` (OCR text), words one edit away from a lexicon word count as that word.
+    """
+    tokens = tokenize_row(row, fuzzy=fuzzy)
     table, longest = lexicon(), _max_len()
     hits: list[LabelHit] = []
     i = 0
@@ -129,7 +179,8 @@ def find_labels(row: Row) -> list[LabelHit]:
         n, labels = match
         first, last = tokens[i], tokens[i + n - 1]
         if _whole_words(row, tokens, i, n):
-            hits.append(LabelHit(row, labels, first.word, last.word, last.end, key))
+            used = tokens[i : i + n]
+            hits.append(LabelHit(row, labels, first.word, last.word, last.end, key, any(t.fuzzy for t in used)))
             i += n
         else:
             i += 1

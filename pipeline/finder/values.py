@@ -12,6 +12,7 @@ from ..normalize import Amount, find_dates, parse_amount
 from ..types import Word
 
 _HAS_DIGIT = re.compile(r"\d")
+_SPLIT_DECIMAL = re.compile(r"(\d) ?([.,]) ?(\d{2})$")
 _PERCENT = re.compile(r"^\(?-?\d{1,3}(?:[.,]\d{1,4})?\s?%\)?$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/_.#]{0,39}$")
 # OCR noise that clings to numbers on receipts: quotes, tildes, colons, stray bars.
@@ -37,7 +38,8 @@ def amounts_in(words: list[Word], *, decimal_sep: str | None = None) -> list[Fou
             if i + n > len(words):
                 continue
             chunk = words[i : i + n]
-            text = " ".join(w.text for w in chunk)
+            # "65. 20" / "100 ,00": the OCR put a space beside the decimal mark.
+            text = _SPLIT_DECIMAL.sub(r"\1\2\3", " ".join(w.text for w in chunk))
             if not _HAS_DIGIT.search(text) or _PERCENT.match(text) or "%" in chunk[-1].text:
                 continue
             if i + n < len(words) and words[i + n].text.startswith("%"):

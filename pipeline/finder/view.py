@@ -67,8 +67,9 @@ class DocView:
 
     @cached_property
     def labels(self) -> dict[int, list[LabelHit]]:
-        """Label hits per row, keyed by id(row)."""
-        return {id(r): find_labels(r) for r in self.rows}
+        """Label hits per row, keyed by id(row); OCR'd pages tolerate one-letter slips."""
+        ocr = {lay.page.index for lay in self.layouts if lay.page.text_source == "ocr"}
+        return {id(r): find_labels(r, fuzzy=r.page in ocr) for r in self.rows}
 
     def hits(self, field_name: str) -> Iterator[LabelHit]:
         for r in self.rows:
