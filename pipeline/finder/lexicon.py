@@ -41,6 +41,9 @@ def tokenize_row(row: Row, *, fuzzy: bool = False) -> list[Token]:
             t = norm_token(m.group())
             if not t:
                 continue
+            after = w.text[m.end() : m.end() + 1]
+            if t == "no" and fold(m.group()).strip(_STRIP) == "n" and after not in ("°", "º", "."):
+                t = "n"  # a lone N is a word ("FUN N CHEER"); only N° / Nº / N. mean "number"
             fixed = correct_token(t) if fuzzy and t not in _vocabulary() else None
             out.append(Token(fixed or t, wi, m.end(), fixed is not None))
     return out

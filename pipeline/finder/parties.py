@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..layout import Row, Segment
 from ..normalize import fold
+from ..types import Word
 from .lexicon import LabelHit
 from .view import Candidate, DocView, read_confidence
 
@@ -20,7 +21,7 @@ LEGAL_FORMS = re.compile(
     r"(?<![\w])(gmbh|ag|kg|ohg|ug|e\.?\s?k\.?|gbr|mbh|ltd\.?|limited|llc|l\.l\.c\.|inc\.?|corp\.?|corporation|"
     r"plc|llp|lp|co\.|company|s\.?a\.?s?\.?u?|s\.?l\.?u?\.?|s\.?a\.?r\.?l\.?|sarl|sas|sasu|eurl|sa|sl|slu|"
     r"s\.?p\.?a\.?|s\.?r\.?l\.?|b\.?v\.?|n\.?v\.?|bvba|vof|a/s|aps|ab|oy|as|sdn\.?\s?bhd\.?|bhd\.?|"
-    r"pte\.?\s?ltd\.?|pty\.?\s?ltd\.?|pvt\.?\s?ltd\.?|enterprise|trading|s\.?c\.?)(?![\w])",
+    r"pte\.?\s?ltd\.?|pty\.?\s?ltd\.?|pvt\.?\s?ltd\.?|s/b|enterprise|trading|s\.?c\.?)(?![\w])",
     re.IGNORECASE,
 )
 _POSTCODE = re.compile(
@@ -33,8 +34,9 @@ _STREET = re.compile(
 )
 _CONTACT = re.compile(
     r"(?i)(\btel\b|\btelp\b|phone|\bfax\b|e-?mail|@|www\.|http|\bgst\b|\bsst\b|\breg\b|\bvat\b|\btva\b|"
-    r"ust|\biban\b|\bbic\b|\bswift\b|\bhrb\b|\bsiret\b|\bsiren\b|\bnif\b|\bcif\b|\bkvk\b|\bbtw\b|"
-    r"invoice|receipt|factur|rechnung|date|datum|fecha|cashier|table|counter|\bno\s?:|\bdoc\b)"
+    r"\bust\b|\bust-?id|\biban\b|\bbic\b|\bswift\b|\bhrb\b|\bsiret\b|\bsiren\b|\bnif\b|\bcif\b|\bkvk\b|\bbtw\b|"
+    r"\binvoice|\breceipt|\bfactur|\brechnung|\bdate\b|\bdatum\b|\bfecha\b|\bcashier|\btable\b|\bcounter\b|"
+    r"\bno\s?:|\bdoc\b|\bhrs\b|\bopening hours|\bshopping hours)"
 )
 _COUNTRY_FIRST = re.compile(r"^([A-Z]{2})[\s\-]+(\d{4,5}\s+.+)$")
 _TITLE_WORDS = {
@@ -50,9 +52,17 @@ class Party:
     address: Candidate | None = None
 
 
-_REG_NO = re.compile(r"\s*[\[({]?\s*(?:co\.?\s*(?:reg\.?\s*)?no\.?\s*:?\s*)?\d{4,8}\s?-\s?[A-Z0-9]\b.*$", re.IGNORECASE)
-_REG_ONLY = re.compile(
-    r"[\[({]?\s*(?:co\.?\s*(?:reg\.?\s*)?no\.?\s*:?\s*)?\d{3,8}\s?-\s?[A-Z0-9]\s*[\])}]?\.?", re.IGNORECASE
+# A company registration number printed with the name: "(123456-X)", "JM0292487-D", "(LLP0007299-LGN)".
+_REG = (
+    r"(?:(?:co(?:mpany)?\.?\s*)?(?:reg(?:istration)?\.?\s*)?(?:no\.?\s*)?:?\s*)?"
+    r"[A-Z]{0,4}\d[\d ]{2,12}\s?-\s?[A-Z0-9]{1,3}"
+)
+_REG_NO = re.compile(rf"\s*[\[({{]?\s*{_REG}\b.*$", re.IGNORECASE)
+_REG_ONLY = re.compile(rf"[\[({{]?\s*{_REG}\s*[\])}}]?[.:,]?", re.IGNORECASE)
+_FILLER = re.compile(r"^[^\d]{0,14}(?:\.\.|:)[.:\s]*$")  # "Company .. :" and other short label debris
+_PHONE_LINE = re.compile(r"^[\s(+]*\d[\d\s()./+-]{6,}\d[\s)]*$")
+_DATE_TIME_LINE = re.compile(
+    r"^\s*\d{1,2}[\s./-]+(?:\d{1,2}|[A-Za-z]{3,9})[\s./-]+\d{2,4}(?:\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?)?\s*$"
 )
 _OCR_LEGAL = [(re.compile(r"\bS[O0]N\.?\s?BH[DO0]\b\.?"), "SDN BHD"), (re.compile(r"\bSDN\.?\s?BH[O0]\b"), "SDN BHD")]
 
@@ -145,16 +155,26 @@ def party_from_block(view: DocView, role: str, rows: list[tuple[Row, Segment]], 
     party.name = _cand(view, f"{role}_name", clean_name(s0.text.strip(" ,")), r0, s0.words, 0.8, source)
     addr = []
     for r, s in lines[1:]:
-        if _REG_ONLY.fullmatch(s.text.strip()):
-            continue  # "(123456-X)" under a Malaysian company name: the registration, not the address
-        if _CONTACT.search(s.text) and not _looks_like_address(s.text):
+        text = s.text.strip()
+        if _REG_ONLY.fullmatch(text) or _DATE_TIME_LINE.match(text) or _FILLER.match(text):
+            continue  # the registration number under a company name, a printed date: not the address
+        if (_CONTACT.search(text) and not _looks_like_address(text)) or _PHONE_LINE.match(text) or _is_title(text):
             break
-        addr.append((r, s))
+        addr.append((r, Segment(_strip_reg_prefix(s.words))))
+        if len(addr) >= 5:
+            break
     if addr:
         words = [w for _, s in addr for w in s.words]
         text = canonical_address([s.text for _, s in addr])
         party.address = _cand(view, f"{role}_address", text, addr[0][0], words, 0.7, source)
     return party
+
+
+def _strip_reg_prefix(words: list[Word]) -> list[Word]:
+    """ "(JM0292487-D) NO 4, JALAN ..." -> "NO 4, JALAN ...": a registration number leading the line."""
+    while len(words) > 1 and _REG_ONLY.fullmatch(words[0].text.strip()):
+        words = words[1:]
+    return words
 
 
 def _labelled_party(view: DocView, lines: list[tuple[Row, Segment]]) -> Party:
@@ -279,13 +299,21 @@ def top_party(view: DocView, exclude: tuple[float, float, float, float] | None) 
         letters = [c for c in text if c.isalpha()]
         if _is_title(text) or len(letters) < 3 or len(letters) < 0.5 * len(text.replace(" ", "")):
             continue
-        if _CONTACT.search(text) or view.labels[id(r)] or (exclude and _inside(seg, exclude)):
+        strong_label = any(lb.strong for h in view.labels[id(r)] for lb in h.labels)
+        if _CONTACT.search(text) or strong_label or (exclude and _inside(seg, exclude)):
             continue
         if _looks_like_address(text) and rank > 0:
             continue
+        if rank > 0 and LEGAL_FORMS.fullmatch(clean_name(text).strip(" .")):
+            # "TRADING" / "SDN BHD" alone: the end of the name on the line above.
+            above = rows[rank - 1]
+            seg = Segment([*max(above.segments, key=lambda s: len(s.text)).words, *seg.words])
+            text = seg.text
+            r = above
         upper = sum(c.isupper() for c in letters) / len(letters)
         height = max(w.height for w in seg.words) / unit
-        score = upper + 0.5 * min(height, 2.0) + (1.0 if ends_with_legal_form(text) else 0.0) - 0.1 * rank
+        legal = 1.5 if ends_with_legal_form(text) else 0.0
+        score = upper + 0.5 * min(height, 2.0) + legal - 0.1 * rank
         score += 0.3 * read_confidence(seg.words)
         if best is None or score > best[0]:
             best = (score, r, seg)
