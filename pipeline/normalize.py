@@ -299,3 +299,97 @@ IBAN_COUNTRY_CURRENCY = {
     "GB": "GBP", "CH": "CHF", "LI": "CHF", "SE": "SEK", "DK": "DKK", "NO": "NOK", "PL": "PLN", "CZ": "CZK",
     "HU": "HUF", "RO": "RON", "BG": "BGN", "TR": "TRY",
 }  # fmt: skip
+
+
+# ---------------------------------------------------------------- hints: date order, country, currency
+
+# Countries that write numeric dates month first: 12/03/2025 is 3 December there, 12 March elsewhere.
+MONTH_FIRST_COUNTRIES = frozenset({"US", "PH", "FM", "MH", "PW", "AS", "GU", "MP", "PR", "VI", "UM"})
+_LOCALE_RE = re.compile(r"^[a-z]{2,3}[_-](?P<country>[A-Z]{2})\b")
+_VAT_PREFIX_COUNTRY = {"EL": "GR", "XI": "GB"}  # Greece writes EL; Northern Ireland XI
+_COUNTRY_AT_END = re.compile(r"(?:^|[\s,])(?P<cc>[A-Z]{2})\s*$")
+
+
+def day_first_for(*, locale: str | None = None, country: str | None = None, currency: str | None = None) -> bool | None:
+    """Whether numeric dates read day first (12/03 = 12 March), from the strongest hint given.
+
+    A locale (`en_US`, `de-DE`) beats a country, which beats a currency (only USD says "month
+    first"). None when nothing hints either way: the caller decides and should say it guessed.
+    """
+    if locale and (m := _LOCALE_RE.match(locale)):
+        country = m["country"]
+    if country:
+        return country.upper() not in MONTH_FIRST_COUNTRIES
+    if currency:
+        return currency.upper() != "USD"
+    return None
+
+
+def country_of(data: dict[str, object]) -> str | None:
+    """The vendor's (or account's) country from what a document states: VAT id, IBAN, address."""
+    for key in ("vendor_vat_id", "iban"):
+        value = data.get(key)
+        if isinstance(value, str) and re.match(r"^\s*[A-Za-z]{2}", value):
+            prefix = value.strip()[:2].upper()
+            return _VAT_PREFIX_COUNTRY.get(prefix, prefix)
+    address = data.get("vendor_address")
+    if isinstance(address, str) and (m := _COUNTRY_AT_END.search(address.strip())):
+        return m["cc"]
+    return None
+
+
+@dataclass(frozen=True)
+class InferredCurrency:
+    code: str
+    how: str  # what it was inferred from, for the reviewer
+
+
+def infer_currency(amount_texts: list[str], iban: str | None) -> InferredCurrency | None:
+    """The currency of a document that does not state one: the symbols or codes printed beside
+    its amounts when they agree, else the currency of the IBAN's country."""
+    codes = {a.currency for t in amount_texts if (a := parse_amount(t)) is not None and a.currency}
+    if len(codes) == 1:
+        (code,) = codes
+        return InferredCurrency(code, "the symbol printed with the amounts")
+    compact = compact_id(iban or "")
+    if not codes and compact[:2] in IBAN_COUNTRY_CURRENCY:
+        return InferredCurrency(IBAN_COUNTRY_CURRENCY[compact[:2]], f"the IBAN's country ({compact[:2]})")
+    return None
+
+
+# ---------------------------------------------------------------- vendor names for matching
+
+# Legal forms, written without dots or spaces (the key drops both before comparing).
+LEGAL_FORMS = frozenset({
+    "gmbh", "ag", "kg", "ohg", "gbr", "ug", "ek", "ev", "mbh", "kgaa", "se", "cokg", "andcokg", "andco",
+    "ughaftungsbeschrankt", "sa", "sas", "sasu", "sarl", "eurl", "sca", "snc", "scs", "sl", "slu", "sll",
+    "scoop", "srl", "spa", "sapa", "bv", "nv", "vof", "cv", "bvba", "sprl", "asbl", "ltd", "limited", "plc",
+    "llp", "lp", "llc", "inc", "incorporated", "corp", "corporation", "co", "company", "pllc", "pc", "pty",
+    "ptyltd", "sdnbhd", "bhd", "pteltd", "pvtltd", "pvt", "ab", "oy", "oyj", "as", "asa", "aps", "ks", "og",
+    "kft", "zrt", "nyrt", "sro", "spzoo", "sz",
+})  # fmt: skip
+_KEY_PUNCT = re.compile(r"[^\w\s&]")
+
+
+def vendor_key(name: str) -> str:
+    """A vendor name reduced for matching: 'ACME Supplies, GmbH' and 'Acme-Supplies GmbH.' -> 'acme supplies'.
+
+    Case, accents, punctuation and legal forms (GmbH, S.A., Ltd, Inc., Sdn Bhd, ...) are dropped;
+    a leading "The" too. The result is for comparing names, never for showing them.
+    """
+    text = fold(clean_spaces(name)).replace("&", " and ")
+    text = re.sub(r"\b(\w)\.(?=\w\.)", r"\1", text)  # s.a.r.l. -> sarl, s.a. -> sa
+    text = re.sub(r"\b(\w)\.(\w)\.?", r"\1\2", text)
+    words = _KEY_PUNCT.sub(" ", text).split()
+    while words and words[0] == "the":
+        words = words[1:]
+    # Drop legal forms from the end, also spelt in two words ("sdn bhd", "pty ltd", "co kg").
+    changed = True
+    while changed and len(words) > 1:
+        changed = False
+        for n in (3, 2, 1):
+            if len(words) > n and "".join(words[-n:]) in LEGAL_FORMS:
+                words = words[:-n]
+                changed = True
+                break
+    return " ".join(words)

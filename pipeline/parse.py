@@ -17,8 +17,12 @@ from .normalize import (
     CURRENCY_SYMBOLS,
     clean_spaces,
     compact_id,
+    country_of,
+    day_first_for,
+    find_dates,
     format_amount,
     format_quantity,
+    infer_currency,
     iso_currencies,
     parse_amount,
     parse_date,
@@ -124,17 +128,59 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, (str, list, dict)) and not value)
 
 
-def parse_output(data: dict[str, Any], schema: DocumentSchema) -> tuple[dict[str, Any], list[Issue]]:
-    """Canonical data and the issues met on the way (dropped values, unknown keys)."""
+def parse_output(
+    data: dict[str, Any], schema: DocumentSchema, evidence: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], list[Issue]]:
+    """Canonical data and the issues met on the way (dropped values, unknown keys, guesses).
+
+    Numeric dates like 12/03/2025 are read in the order the document's country or currency
+    implies (US, USD: month first; elsewhere day first); without a hint an ambiguous one is read
+    day first and flagged. A currency the document does not state is inferred from the symbols
+    beside its amounts or from its IBAN's country, and flagged as inferred. `evidence` (field ->
+    FieldEvidence from the engine) lets an engine's own inference be flagged the same way.
+    """
     issues: list[Issue] = []
-    out = _parse_object(data, schema.field_kinds, "", "", issues)
+    raw_currency = data.get("currency")
+    hint_currency = CURRENCY_SYMBOLS.get(str(raw_currency).strip().casefold(), str(raw_currency or "").upper())
+    day_first = day_first_for(country=country_of(data), currency=hint_currency or None)
+    out = _parse_object(data, schema.field_kinds, "", "", issues, day_first)
+    issues += _currency_guess(data, out, schema, evidence or {})
     return out, issues
 
 
+def _currency_guess(
+    raw: dict[str, Any], out: dict[str, Any], schema: DocumentSchema, evidence: dict[str, Any]
+) -> list[Issue]:
+    if "currency" not in schema.field_kinds:
+        return []
+    source = getattr(evidence.get("currency"), "source", "")
+    if "currency" in out:
+        if "inferred" in source:
+            how = source.split("inferred", 1)[1].strip()
+            message = f"the currency {out['currency']} is not printed; it was inferred {how}"
+            return [Issue(STAGE, "currency_inferred", Severity.WARNING, message, field="currency")]
+        return []
+    if not any(schema.field_kinds.get(k) == "amount" for k in out):
+        return []  # no money on the document: no currency to speak of
+    amounts = [str(v) for k, v in raw.items() if schema.field_kinds.get(k) == "amount" and isinstance(v, str)]
+    guess = infer_currency(amounts, out.get("iban"))
+    if guess is None:
+        return []
+    out["currency"] = guess.code
+    message = f"the currency is not stated; {guess.code} was inferred from {guess.how}"
+    return [Issue(STAGE, "currency_inferred", Severity.WARNING, message, field="currency")]
+
+
 def _parse_object(
-    data: dict[str, Any], kinds: dict[str, str], kind_prefix: str, path_prefix: str, issues: list[Issue]
+    data: dict[str, Any],
+    kinds: dict[str, str],
+    kind_prefix: str,
+    path_prefix: str,
+    issues: list[Issue],
+    day_first: bool | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    read_day_first = day_first is not False  # no hint: day first, as most of the world writes
     for key, value in data.items():
         kind = kinds.get(kind_prefix + key)
         where = path_prefix + key  # e.g. line_items[2].amount, as the review sheet shows it
@@ -154,10 +200,19 @@ def _parse_object(
             for i, item in enumerate(value):
                 if not isinstance(item, dict):
                     problem("bad_value", f"{where}[{i}] should be an object; dropped", where=f"{where}[{i}]")
-                elif parsed := _parse_object(item, kinds, f"{kind_prefix}{key}.", f"{where}[{i}].", issues):
+                elif parsed := _parse_object(item, kinds, f"{kind_prefix}{key}.", f"{where}[{i}].", issues, day_first):
                     items.append(parsed)
             if items:
                 out[key] = items
+        elif kind == "date" and isinstance(value, str) and (found := find_dates(value, day_first=read_day_first)):
+            out[key] = found[0].value.isoformat()
+            if found[0].ambiguous and day_first is None:
+                problem(
+                    "ambiguous_date",
+                    f"{where}: {value.strip()!r} could be day/month or month/day and nothing on the document "
+                    f"says which; read day first as {out[key]}",
+                    Severity.WARNING,
+                )
         else:
             try:
                 converted = CONVERTERS.get(kind, _text)(value)

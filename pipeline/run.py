@@ -1,6 +1,6 @@
 """One document through every stage, in one direction:
 
-    load -> rasterize -> ocr -> classify -> extract -> parse -> validate  => DocumentResult
+    load -> rasterize -> ocr -> classify -> einvoice -> extract -> parse (-> einvoice) -> validate
 
 The chain is written once, here. How each stage is *called* is up to the caller: directly (tests,
 `eval`) or as a Prefect task (flows/), by passing a `runner`. A `DocumentError` from any stage
@@ -20,6 +20,7 @@ from typing import Any
 
 from .classify import classify
 from .config import Config
+from .einvoice import EInvoice, read_einvoice, reconcile_einvoice
 from .engines import Engine, create_engine
 from .errors import DocumentError
 from .load import load_document
@@ -97,9 +98,12 @@ def process_file(
         doc = stage("ocr", read_text, doc, opts)
         require_text(doc)
         cls = stage("classify", classify, doc)
+        einvoice = stage("einvoice", read_einvoice, doc)
+        if einvoice is not None:
+            cls = einvoice.classification(cls)
         if cls.doc_type == UNKNOWN or cls.doc_type not in ctx.schemas:
             return _unknown(doc, cls, ctx, timings)
-        return _extract(doc, cls, ctx, stage, timings)
+        return _extract(doc, cls, ctx, stage, timings, einvoice)
     except DocumentError as e:
         return failed_result(path, name, e, doc, ctx, timings)
     finally:
@@ -120,12 +124,19 @@ def _provenance(doc: Document | None, ctx: Context, cls: Classification | None =
 
 
 def _extract(
-    doc: Document, cls: Classification, ctx: Context, stage: Runner, timings: dict[str, float]
+    doc: Document,
+    cls: Classification,
+    ctx: Context,
+    stage: Runner,
+    timings: dict[str, float],
+    einvoice: EInvoice | None = None,
 ) -> DocumentResult:
     schema = ctx.schemas[cls.doc_type]
     hints = {"subtype": cls.subtype} if cls.subtype else {}
     out = stage("extract", ctx.engine.extract, doc.pages, cls.doc_type, schema, None, hints)
-    data, issues = stage("parse", parse_output, out.data, schema)
+    data, issues = stage("parse", parse_output, out.data, schema, out.field_evidence)
+    if einvoice is not None:  # the embedded XML is the data; the page is checked against it
+        out, data, issues = stage("einvoice", reconcile_einvoice, einvoice, out, data, issues, schema, doc.text)
     issues += stage("validate", validate, data, cls.doc_type, schema)
     confidence = {k: round(ev.confidence, 3) for k, ev in out.field_evidence.items() if k in data}
     issues += confidence_issues(confidence, ctx.config.pipeline.review_confidence)
@@ -133,6 +144,8 @@ def _extract(
     prov["schema"] = {"doc_type": cls.doc_type, "version": schema.version}
     prov["fields"] = {k: ev.to_dict() for k, ev in out.field_evidence.items() if k in data}
     prov["engine_timings"] = {k: round(v, 4) for k, v in out.timings.items()}
+    if einvoice is not None:
+        prov["einvoice"] = einvoice.describe()
     if not data:
         issues.insert(0, Issue("extract", "no_fields", Severity.FATAL, "No field could be read from the document."))
     return DocumentResult(

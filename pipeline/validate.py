@@ -13,6 +13,7 @@ from typing import Any
 
 from .normalize import iban_is_valid, iso_currencies
 from .schemas import DocumentSchema
+from .taxid import check_vat_id
 from .types import Issue, Severity
 
 STAGE = "validate"
@@ -105,6 +106,36 @@ def _tax_breakdown(data: dict[str, Any]) -> Iterator[Issue]:
                 f"the tax breakdown adds up to {subtotal}, the tax amount reads {tax}",
                 "tax_breakdown",
             )
+    bases = [_dec(r.get("basis_amount")) for r in rows]
+    net = _dec(data.get("net_amount"))
+    if rows and net is not None and all(b is not None for b in bases):
+        basis_total = sum(b for b in bases if b is not None)
+        if abs(basis_total - net) > CENT * len(rows):
+            yield _err(
+                "tax_basis_mismatch",
+                f"the tax breakdown's bases add up to {basis_total}, the net amount reads {net}",
+                "tax_breakdown",
+            )
+    for i, row in enumerate(rows):
+        yield from _rate_times_basis(row, f"tax_breakdown[{i}].tax_amount", f"VAT row {i + 1}")
+    if not rows and data.get("vat_rate") not in (None, ""):
+        # One stated rate without a breakdown may be the main of several rates: a warning only.
+        row = {"rate": data["vat_rate"], "basis_amount": data.get("net_amount"), "tax_amount": data.get("tax_amount")}
+        for issue in _rate_times_basis(row, "tax_amount", "the VAT"):
+            yield Issue(issue.stage, issue.code, Severity.WARNING, issue.message, field=issue.field)
+
+
+def _rate_times_basis(row: dict[str, Any], field: str, what: str) -> Iterator[Issue]:
+    rate, basis, tax = (_dec(row.get(k)) for k in ("rate", "basis_amount", "tax_amount"))
+    if rate is None or basis is None or tax is None:
+        return
+    expected = (basis * rate / 100).quantize(CENT)
+    if abs(expected - tax) > CENT:
+        yield _err(
+            "tax_rate_mismatch",
+            f"{what}: {rate.normalize():f}% of {basis} = {expected}, but the tax reads {tax}",
+            field,
+        )
 
 
 def _dates(data: dict[str, Any]) -> Iterator[Issue]:
@@ -125,6 +156,11 @@ def _ids(data: dict[str, Any]) -> Iterator[Issue]:
     cur = data.get("currency")
     if cur and cur not in iso_currencies():
         yield _err("currency_invalid", f"{cur} is not an ISO 4217 currency code", "currency")
+    for name in ("vendor_vat_id", "buyer_vat_id"):
+        value = data.get(name)
+        check = check_vat_id(value) if isinstance(value, str) and value else None
+        if check is not None and not check.valid:
+            yield _err("vat_id_invalid", f"VAT id {value} {check.reason}: probably misread", name)
 
 
 def _statement(data: dict[str, Any]) -> Iterator[Issue]:

@@ -233,3 +233,79 @@ def test_compact_id_strips_spaces_dots_dashes_and_upper_cases() -> None:
 )
 def test_fold_ignores_case_and_accents(text: str, expected: str) -> None:
     assert fold(text) == expected
+
+
+# ---------------------------------------------------------------- hints and vendor names
+
+from ledgerlens.pipeline.normalize import country_of, day_first_for, infer_currency, vendor_key  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("names", "key"),
+    [
+        (["ACME Supplies, GmbH", "Acme-Supplies GmbH.", "acme supplies", "The Acme Supplies Co. Ltd"], "acme supplies"),
+        (["Le Fournisseur S.A.R.L.", "LE FOURNISSEUR", "Le Fournisseur SARL"], "le fournisseur"),
+        (["Müller & Söhne GmbH & Co. KG", "Muller and Sohne"], "muller and sohne"),
+        (["Kedai Runcit Maju Sdn. Bhd.", "KEDAI RUNCIT MAJU SDN BHD"], "kedai runcit maju"),
+        (["Iberia Suministros S.L.", "IBERIA SUMINISTROS, S.L.U."], "iberia suministros"),
+    ],
+)
+def test_vendor_key_ignores_case_punctuation_and_legal_forms(names: list[str], key: str) -> None:
+    assert {vendor_key(n) for n in names} == {key}
+
+
+def test_vendor_key_keeps_a_name_that_is_only_a_legal_form_and_different_names_apart() -> None:
+    assert vendor_key("AG") == "ag"
+    assert vendor_key("Acme Supplies GmbH") != vendor_key("Acme Services GmbH")
+
+
+@pytest.mark.parametrize(
+    ("hints", "day_first"),
+    [
+        ({"locale": "en_US"}, False),
+        ({"locale": "en-GB"}, True),
+        ({"country": "US"}, False),
+        ({"country": "DE"}, True),
+        ({"currency": "USD"}, False),
+        ({"currency": "EUR"}, True),
+        ({"locale": "de_DE", "currency": "USD"}, True),  # the locale is the stronger hint
+        ({}, None),
+    ],
+)
+def test_numeric_date_order_follows_locale_country_or_currency(hints: dict[str, str], day_first: bool | None) -> None:
+    assert day_first_for(**hints) is day_first
+
+
+def test_twelve_three_is_read_per_hint() -> None:
+    assert parse_date("12/03/2025", day_first=day_first_for(country="US") is not False) == date(2025, 12, 3)
+    assert parse_date("12/03/2025", day_first=day_first_for(country="FR") is not False) == date(2025, 3, 12)
+
+
+@pytest.mark.parametrize(
+    ("data", "country"),
+    [
+        ({"vendor_vat_id": "DE136695976"}, "DE"),
+        ({"vendor_vat_id": "EL094259216"}, "GR"),
+        ({"iban": "FR1420041010050500013M02606"}, "FR"),
+        ({"vendor_address": "1 Main St, Springfield, US"}, "US"),
+        ({"vendor_name": "Acme"}, None),
+    ],
+)
+def test_country_of_a_document(data: dict[str, str], country: str | None) -> None:
+    assert country_of(data) == country
+
+
+def test_currency_is_inferred_from_symbols_then_the_iban_country() -> None:
+    by_symbol = infer_currency(["1.234,56 €", "19,00 €"], "GB29NWBK60161331926819")
+    assert by_symbol is not None and by_symbol.code == "EUR" and "symbol" in by_symbol.how
+    by_iban = infer_currency(["1.234,56"], "GB29 NWBK 6016 1331 9268 19")
+    assert by_iban is not None and by_iban.code == "GBP" and "GB" in by_iban.how
+    assert infer_currency(["12 €", "$3"], None) is None  # two currencies: no guess
+    assert infer_currency(["12.00"], None) is None
+
+
+@pytest.mark.parametrize(("text", "value"), [("-12.00", "-12.00"), ("(12.00)", "-12.00"), ("12.00-", "-12.00"),
+                                             ("12,00 CR", "-12.00"), ("−12,00 €", "-12.00")])  # fmt: skip
+def test_every_negative_form_is_negative(text: str, value: str) -> None:
+    amount = parse_amount(text)
+    assert amount is not None and amount.value == Decimal(value)

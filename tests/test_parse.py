@@ -68,7 +68,8 @@ def test_a_float_artefact_never_passes_unnoticed() -> None:
 def test_printed_amounts_are_read(value: str, expected: str) -> None:
     parsed, issues = _one("total_amount", value)
     assert parsed == expected
-    assert issues == []
+    # A symbol beside the only amount names the currency, flagged because the document did not state it.
+    assert [i.code for i in issues] == (["currency_inferred"] if any(s in value for s in ("$", "€", "RM ")) else [])
 
 
 @pytest.mark.parametrize(
@@ -243,7 +244,7 @@ def test_a_full_model_answer_parses_to_schema_valid_data() -> None:
         "date": "3. März 2025",
         "due_date": "02.04.2025",
         "vendor_name": "Acme Supplies GmbH",
-        "vendor_vat_id": "DE 123 456 789",
+        "vendor_vat_id": "DE 136 695 976",
         "currency": "€",
         "iban": "DE89 3704 0044 0532 0130 00",
         "vat_rate": "19 %",
@@ -304,3 +305,50 @@ def test_dropping_a_required_value_leaves_the_item_for_validation_to_flag() -> N
     assert [(i.code, i.field) for i in issues] == [("unreadable_value", "transactions[0].amount")]
     assert statement == {"transactions": [{"date": "2025-03-03"}]}
     assert STATEMENT.errors(statement) == [("$.transactions[0]", "'amount' is a required property")]
+
+
+# --- hints: date order and currency ------------------------------------------------------------
+
+
+def test_an_ambiguous_date_without_a_hint_is_read_day_first_and_flagged() -> None:
+    data, issues = parse_output({"date": "12/03/2025", "total_amount": "10.00"}, INVOICE)
+    assert data["date"] == "2025-03-12"
+    (issue,) = issues
+    assert (issue.code, issue.field, issue.severity) == ("ambiguous_date", "date", Severity.WARNING)
+    assert "'12/03/2025' could be day/month or month/day" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("hint", "expected"),
+    [
+        ({"currency": "USD"}, "2025-12-03"),
+        ({"currency": "$"}, "2025-12-03"),
+        ({"vendor_address": "1 Main St, Springfield, IL 62701, US"}, "2025-12-03"),
+        ({"currency": "EUR"}, "2025-03-12"),
+        ({"vendor_vat_id": "DE136695976", "currency": "USD"}, "2025-03-12"),  # the country beats the currency
+    ],
+)
+def test_the_document_country_or_currency_settles_the_order(hint: dict[str, str], expected: str) -> None:
+    data, issues = parse_output({"date": "12/03/2025", "due_date": "12/04/2025", **hint}, INVOICE)
+    assert data["date"] == expected
+    assert "ambiguous_date" not in [i.code for i in issues]
+
+
+def test_a_missing_currency_is_inferred_from_the_iban_and_flagged() -> None:
+    data, issues = parse_output({"iban": "GB29 NWBK 6016 1331 9268 19", "total_amount": "12.00"}, INVOICE)
+    assert data["currency"] == "GBP"
+    (issue,) = issues
+    assert (issue.code, issue.field, issue.severity) == ("currency_inferred", "currency", Severity.WARNING)
+    assert issue.message == "the currency is not stated; GBP was inferred from the IBAN's country (GB)"
+
+
+def test_an_engines_own_currency_inference_is_flagged_too() -> None:
+    from ledgerlens.pipeline.types import FieldEvidence
+
+    evidence = {"currency": FieldEvidence(0.4, source="currency:inferred from IBAN country")}
+    data, issues = parse_output({"currency": "EUR", "total_amount": "1.00"}, INVOICE, evidence)
+    assert data["currency"] == "EUR"
+    assert [(i.code, i.message) for i in issues] == [
+        ("currency_inferred", "the currency EUR is not printed; it was inferred from IBAN country")
+    ]
+    assert parse_output({"currency": "EUR", "total_amount": "1.00"}, INVOICE)[1] == []

@@ -292,3 +292,56 @@ def test_confidence_threshold_zero_flags_nothing_and_one_flags_all_but_certain()
     confidence = {"a": 0.0, "b": 0.999, "c": 1.0}
     assert confidence_issues(confidence, 0.0) == []
     assert [i.field for i in confidence_issues(confidence, 1.0)] == ["a", "b"]
+
+
+# --- tax rates, bases and VAT ids ------------------------------------------------------------
+
+
+def test_each_tax_row_is_its_rate_times_its_basis() -> None:
+    rows = [{"rate": "19", "basis_amount": "60.00", "tax_amount": "11.40"},
+            {"rate": "19", "basis_amount": "40.00", "tax_amount": "8.60"}]  # fmt: skip
+    issues = validate(_invoice(tax_breakdown=rows, tax_amount="20.00", total_amount="120.00", amount_due="101.00"),
+                      "invoice", INVOICE)  # fmt: skip
+    (issue,) = issues
+    assert (issue.code, issue.field, issue.severity) == (
+        "tax_rate_mismatch", "tax_breakdown[1].tax_amount", Severity.ERROR
+    )  # fmt: skip
+    assert issue.message == "VAT row 2: 19% of 40.00 = 7.60, but the tax reads 8.60"
+
+
+@pytest.mark.parametrize(("tax", "flagged"), [("7.61", False), ("7.59", False), ("7.62", True), ("7.58", True)])
+def test_tax_row_tolerance_is_one_cent(tax: str, flagged: bool) -> None:
+    rows = [{"rate": "19", "basis_amount": "40.00", "tax_amount": tax}]
+    assert ("tax_rate_mismatch" in _codes(business_issues({"tax_breakdown": rows}, OTHER))) is flagged
+
+
+def test_tax_bases_must_add_up_to_the_net_amount() -> None:
+    rows = [{"rate": "19", "basis_amount": "60.00", "tax_amount": "11.40"},
+            {"rate": "0", "basis_amount": "30.00", "tax_amount": "0.00"}]  # fmt: skip
+    issues = business_issues({"net_amount": "100.00", "tax_amount": "11.40", "tax_breakdown": rows}, OTHER)
+    (issue,) = issues
+    assert (issue.code, issue.field) == ("tax_basis_mismatch", "tax_breakdown")
+    assert issue.message == "the tax breakdown's bases add up to 90.00, the net amount reads 100.00"
+
+
+def test_a_single_stated_rate_without_breakdown_is_checked_as_a_warning() -> None:
+    data = _invoice(tax_breakdown=None, vat_rate="19", tax_amount="21.00", total_amount="121.00",
+                    prepaid_amount=None, amount_due=None)  # fmt: skip
+    (issue,) = validate(data, "invoice", INVOICE)
+    assert (issue.code, issue.field, issue.severity) == ("tax_rate_mismatch", "tax_amount", Severity.WARNING)
+    assert issue.message == "the VAT: 19% of 100.00 = 19.00, but the tax reads 21.00"
+    assert validate(_invoice(tax_breakdown=None, vat_rate="19"), "invoice", INVOICE) == []
+
+
+@pytest.mark.parametrize("field", ["vendor_vat_id", "buyer_vat_id"])
+def test_a_vat_id_with_a_bad_check_digit_is_flagged(field: str) -> None:
+    assert validate(_invoice(**{field: "DE136695976"}), "invoice", INVOICE) == []
+    (issue,) = validate(_invoice(**{field: "DE136695978"}), "invoice", INVOICE)
+    assert (issue.code, issue.field, issue.severity) == ("vat_id_invalid", field, Severity.ERROR)
+    assert issue.message == "VAT id DE136695978 the check digit does not match: probably misread"
+
+
+def test_a_vat_id_in_the_wrong_format_is_flagged_and_a_foreign_one_is_not() -> None:
+    (issue,) = validate(_invoice(vendor_vat_id="DE12345678"), "invoice", INVOICE)
+    assert issue.code == "vat_id_invalid" and "does not have the DE format" in issue.message
+    assert validate(_invoice(vendor_vat_id="12-3456789"), "invoice", INVOICE) == []
