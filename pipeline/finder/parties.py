@@ -21,7 +21,7 @@ LEGAL_FORMS = re.compile(
     r"(?<![\w])(gmbh|ag|kg|ohg|ug|e\.?\s?k\.?|gbr|mbh|ltd\.?|limited|llc|l\.l\.c\.|inc\.?|corp\.?|corporation|"
     r"plc|llp|lp|co\.|company|s\.?a\.?s?\.?u?|s\.?l\.?u?\.?|s\.?a\.?r\.?l\.?|sarl|sas|sasu|eurl|sa|sl|slu|"
     r"s\.?p\.?a\.?|s\.?r\.?l\.?|b\.?v\.?|n\.?v\.?|bvba|vof|a/s|aps|ab|oy|as|sdn\.?\s?bhd\.?|bhd\.?|"
-    r"pte\.?\s?ltd\.?|pty\.?\s?ltd\.?|pvt\.?\s?ltd\.?|s/b|enterprise|trading|s\.?c\.?)(?![\w])",
+    r"pte\.?\s?ltd\.?|pty\.?\s?ltd\.?|pvt\.?\s?ltd\.?|s/b|enterprise|trading)(?![\w])",
     re.IGNORECASE,
 )
 _POSTCODE = re.compile(
@@ -57,7 +57,7 @@ _REG = (
     r"(?:(?:co(?:mpany)?\.?\s*)?(?:reg(?:istration)?\.?\s*)?(?:no\.?\s*)?:?\s*)?"
     r"[A-Z]{0,4}\d[\d ]{2,12}\s?-\s?[A-Z0-9]{1,3}"
 )
-_REG_NO = re.compile(rf"\s*[\[({{]?\s*{_REG}\b.*$", re.IGNORECASE)
+_REG_NO = re.compile(rf"\s*(?:[\[({{]?\s*{_REG}\b.*|\(\d{{5,12}}\)\W*)$", re.IGNORECASE)
 _REG_ONLY = re.compile(rf"[\[({{]?\s*{_REG}\s*[\])}}]?[.:,]?", re.IGNORECASE)
 _FILLER = re.compile(r"^[^\d]{0,14}(?:\.\.|:)[.:\s]*$")  # "Company .. :" and other short label debris
 _PHONE_LINE = re.compile(r"^[\s(+]*\d[\d\s()./+-]{6,}\d[\s)]*$")
@@ -248,7 +248,9 @@ def sender_line(view: DocView) -> Party:
         if r.y0 > limit:
             break
         parts = [p.strip() for p in re.split(r"\s+[-–·|•]\s+|\s*[·|•]\s*", r.text) if p.strip()]
-        if len(parts) >= 3 and _POSTCODE.search(r.text) and not _CONTACT.search(parts[0]):
+        addressy = any(_looks_like_address(p) for p in parts[1:])
+        named = sum(c.isalpha() for c in parts[0]) >= 4 if parts else False
+        if len(parts) >= 3 and addressy and named and not _CONTACT.search(r.text):
             name = _cand(view, "vendor_name", parts[0], r, r.words[:1], 0.75, "sender line")
             addr = _cand(view, "vendor_address", canonical_address(parts[1:]), r, r.words, 0.6, "sender line")
             return Party(name, addr)
@@ -261,7 +263,9 @@ def ends_with_legal_form(text: str) -> bool:
     last = None
     for last in LEGAL_FORMS.finditer(name):  # noqa: B007 - the last match is the one that counts
         pass
-    return bool(last and last.end() >= len(name.rstrip(". ")) and last.start() > 0 and name[:1].isalpha())
+    # Something name-like before the form: "1.00 kg" is a quantity, "99 SPEED MART S/B" a shop.
+    named = last is not None and re.search(r"[A-Za-z]{2,}", name[: last.start()]) is not None
+    return bool(last and named and last.end() >= len(name.rstrip(". ")))
 
 
 def legal_form_party(view: DocView, exclude: tuple[float, float, float, float] | None) -> Party:
@@ -272,7 +276,7 @@ def legal_form_party(view: DocView, exclude: tuple[float, float, float, float] |
                 continue
             if exclude and _inside(seg, exclude):
                 continue
-            if sum(c.isdigit() for c in seg.text) > 4:
+            if sum(c.isdigit() for c in clean_name(seg.text)) > 4:
                 continue
             rows = [(r, seg), *block_below(view, r, seg)]
             party = party_from_block(view, "vendor", rows, "legal form")
@@ -294,29 +298,13 @@ def top_party(view: DocView, exclude: tuple[float, float, float, float] | None) 
     for rank, r in enumerate(rows[:8]):
         if r.y0 > limit:
             break
-        seg = max(r.segments, key=lambda s: (s.words[0].height, len(s.text)))
-        text = seg.text.strip()
-        letters = [c for c in text if c.isalpha()]
-        if _is_title(text) or len(letters) < 3 or len(letters) < 0.5 * len(text.replace(" ", "")):
+        label_fields = {f for h in view.labels[id(r)] if any(lb.strong for lb in h.labels) for f in h.fields}
+        if label_fields - {"ignore"}:
             continue
-        strong_label = any(lb.strong for h in view.labels[id(r)] for lb in h.labels)
-        if _CONTACT.search(text) or strong_label or (exclude and _inside(seg, exclude)):
-            continue
-        if _looks_like_address(text) and rank > 0:
-            continue
-        if rank > 0 and LEGAL_FORMS.fullmatch(clean_name(text).strip(" .")):
-            # "TRADING" / "SDN BHD" alone: the end of the name on the line above.
-            above = rows[rank - 1]
-            seg = Segment([*max(above.segments, key=lambda s: len(s.text)).words, *seg.words])
-            text = seg.text
-            r = above
-        upper = sum(c.isupper() for c in letters) / len(letters)
-        height = max(w.height for w in seg.words) / unit
-        legal = 1.5 if ends_with_legal_form(text) else 0.0
-        score = upper + 0.5 * min(height, 2.0) + legal - 0.1 * rank
-        score += 0.3 * read_confidence(seg.words)
-        if best is None or score > best[0]:
-            best = (score, r, seg)
+        for seg in _name_segments(r):
+            scored = _name_score(view, rows, rank, seg, unit, exclude)
+            if scored is not None and (best is None or scored[0] > best[0]):
+                best = scored
     if best is None:
         return Party()
     _, r, seg = best
@@ -324,6 +312,42 @@ def top_party(view: DocView, exclude: tuple[float, float, float, float] | None) 
     if party.name:
         party.name.score = 0.5
     return party
+
+
+def _name_segments(row: Row) -> list[Segment]:
+    """A name may be one segment, or the whole row when wide letter spacing split it up."""
+    biggest = max(row.segments, key=lambda s: (s.words[0].height, len(s.text)))
+    return [biggest] if len(row.segments) == 1 else [biggest, Segment(list(row.words))]
+
+
+Box = tuple[float, float, float, float]
+
+
+def _name_score(
+    view: DocView, rows: list[Row], rank: int, seg: Segment, unit: float, exclude: Box | None
+) -> tuple[float, Row, Segment] | None:
+    """How much a segment of one of the first rows looks like the issuer's name (None: not at all)."""
+    r = rows[rank]
+    text = seg.text.strip()
+    name = clean_name(text)
+    letters = [c for c in name if c.isalpha()]
+    if _is_title(text) or len(letters) < 3 or len(letters) < 0.5 * len(name.replace(" ", "")):
+        return None
+    if _CONTACT.search(text) or (exclude and _inside(seg, exclude)):
+        return None
+    if _looks_like_address(text) and rank > 0:
+        return None
+    if rank > 0 and LEGAL_FORMS.fullmatch(clean_name(text).strip(" .")):
+        # "TRADING" / "SDN BHD" alone: the end of the name on the line above.
+        above = rows[rank - 1]
+        seg = Segment([*max(above.segments, key=lambda s: len(s.text)).words, *seg.words])
+        text = seg.text
+        r = above
+    upper = sum(c.isupper() for c in letters) / len(letters)
+    height = max(w.height for w in seg.words) / unit
+    legal = 1.5 if ends_with_legal_form(text) else 0.0
+    score = upper + 0.5 * min(height, 2.0) + legal - 0.1 * rank + 0.3 * read_confidence(seg.words)
+    return score, r, seg
 
 
 def _inside(seg: Segment, box: tuple[float, float, float, float]) -> bool:
