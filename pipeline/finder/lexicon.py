@@ -167,11 +167,16 @@ def find_labels(row: Row, *, fuzzy: bool = False) -> list[LabelHit]:
     """
     tokens = tokenize_row(row, fuzzy=fuzzy)
     table, longest = lexicon(), _max_len()
+    # A label never spans a column gap: "MwSt. | Gesamt" are two headings, not "MwSt gesamt".
+    segment_of = {id(w): i for i, seg in enumerate(row.segments) for w in seg.words}
+    seg_ids = [segment_of.get(id(row.words[t.word]), -1) for t in tokens]
     hits: list[LabelHit] = []
     i = 0
     while i < len(tokens):
         match = None
         for n in range(min(longest, len(tokens) - i), 0, -1):
+            if seg_ids[i] != seg_ids[i + n - 1]:
+                continue
             key = tuple(t.text for t in tokens[i : i + n])
             if key in table:
                 match = (n, table[key])

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ..layout import Row, Segment
-from ..normalize import fold
+from ..normalize import fold, iso_currencies
 from ..types import Word
 from .lexicon import LabelHit
 from .view import Candidate, DocView, read_confidence
@@ -247,7 +247,9 @@ def sender_line(view: DocView) -> Party:
     for r in rows:
         if r.y0 > limit:
             break
-        parts = [p.strip() for p in re.split(r"\s+[-–·|•]\s+|\s*[·|•]\s*", r.text) if p.strip()]
+        # The separators of a sender line; OCR often reads its "·" as ":".
+        separators = r"\s+[-–·|•]\s+|\s*[·|•]\s*" + (r"|\s+:\s+" if r.text.count(" : ") >= 2 else "")
+        parts = [p.strip() for p in re.split(separators, r.text) if p.strip()]
         addressy = any(_looks_like_address(p) for p in parts[1:])
         named = sum(c.isalpha() for c in parts[0]) >= 4 if parts else False
         if len(parts) >= 3 and addressy and named and not _CONTACT.search(r.text):
@@ -333,6 +335,8 @@ def _name_score(
     letters = [c for c in name if c.isalpha()]
     if _is_title(text) or len(letters) < 3 or len(letters) < 0.5 * len(name.replace(" ", "")):
         return None
+    if name.strip(" .:").upper() in iso_currencies():
+        return None  # "EUR" above a price column is not a shop
     if _CONTACT.search(text) or (exclude and _inside(seg, exclude)):
         return None
     if _looks_like_address(text) and rank > 0:
@@ -346,7 +350,8 @@ def _name_score(
     upper = sum(c.isupper() for c in letters) / len(letters)
     height = max(w.height for w in seg.words) / unit
     legal = 1.5 if ends_with_legal_form(text) else 0.0
-    score = upper + 0.5 * min(height, 2.0) + legal - 0.1 * rank + 0.3 * read_confidence(seg.words)
+    whole_row = 0.1 if len(seg.words) == len(r.words) else 0.0  # "THE | COPPER | KETTLE": all of it
+    score = upper + 0.5 * min(height, 2.0) + legal - 0.1 * rank + 0.3 * read_confidence(seg.words) + whole_row
     return score, r, seg
 
 
