@@ -99,7 +99,8 @@ def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str
         if fallback:
             issue = fallback[0]
             distinct = {c.value for c in fallback}
-            issue.score = 0.8 if len(distinct) == 1 else 0.6 if doc_type == "receipt" else 0.45
+            if not issue.source.endswith("(repaired)"):
+                issue.score = 0.8 if len(distinct) == 1 else 0.6 if doc_type == "receipt" else 0.45
     if issue:
         found.put(view, "date", issue.value, issue, issue.score)
     if due and doc_type == "invoice":

@@ -18,7 +18,7 @@ from ..normalize import (
 )
 from ..types import Word
 from .lexicon import LabelHit
-from .values import date_in, identifier_in
+from .values import date_in, identifier_in, repaired_date
 from .view import Candidate, DocView, read_confidence
 
 # EU VAT ids (and GB, CH, NO), compact form. Checked against a window of 1-6 words joined.
@@ -77,6 +77,11 @@ def reference(view: DocView, field: str) -> list[Candidate]:
 
 def dated(view: DocView, field: str, *, day_first: bool) -> list[Candidate]:
     cands = _labelled(view, field, lambda ws: date_in(ws, day_first=day_first))
+    if not cands:  # nothing readable: try the OCR repairs, at a confidence that asks for review
+        cands = _labelled(view, field, lambda ws: repaired_date(ws, day_first=day_first))
+        for c in cands:
+            c.score = min(c.score, 0.45)
+            c.source += " (repaired)"
     for c in cands:
         # "Invoice 471102 of 15.11.2024": a weak date label on the document number's row is the issue date.
         if c.source.split(":")[1] in ("vom", "von", "du", "del", "of", "dated", "date", "datum", "fecha") and any(
@@ -105,6 +110,12 @@ def all_dates(view: DocView, *, day_first: bool) -> list[Candidate]:
         got = date_in(row.words, day_first=day_first)
         if got:
             out.append(Candidate("date", got[0], 0.4, row, got[1], "pattern:date"))
+    if not out:  # no date anywhere: one the OCR damaged ("171012018"), for review
+        for row in view.rows:
+            got = repaired_date(row.words, day_first=day_first)
+            if got:
+                out.append(Candidate("date", got[0], 0.35, row, got[1], "pattern:date (repaired)"))
+                break
     return out
 
 

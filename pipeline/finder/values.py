@@ -85,6 +85,33 @@ def percent_in(text: str) -> Decimal | None:
     return Decimal(m.group(1).replace(",", "."))
 
 
+def repaired_date(words: list[Word], *, day_first: bool = True) -> tuple[date, list[Word]] | None:
+    """A date the OCR damaged beyond the patterns: separators lost ("22022018") or read as 1/7
+    ("171012018" for 17/01/2018). Only for a region a date label points at; low confidence."""
+    for w in words[:3]:
+        digits = re.sub(r"[^\d]", "", w.text)
+        if not 8 <= len(digits) <= 10 or len(digits) != len(w.text.strip(".,:;")):
+            continue
+        candidates = [digits] if len(digits) == 8 else []
+        for i, j in ((2, 5), (2, 4), (2, 3)):  # drop a misread separator or two
+            trimmed = digits
+            for k in sorted({i, j} if len(digits) == 10 else {i}, reverse=True):
+                if k < len(trimmed) and trimmed[k] in "17":
+                    trimmed = trimmed[:k] + trimmed[k + 1 :]
+            if len(trimmed) == 8:
+                candidates.append(trimmed)
+        for c in candidates:
+            d, m, y = int(c[:2]), int(c[2:4]), int(c[4:])
+            for day, month in ((d, m), (m, d)) if not day_first else ((d, m),):
+                try:
+                    found = date(y, month, day)
+                except ValueError:
+                    continue
+                if 1990 <= found.year <= 2099:
+                    return found, [w]
+    return None
+
+
 def date_in(words: list[Word], *, day_first: bool = True) -> tuple[date, list[Word]] | None:
     text = " ".join(w.text for w in words)
     found = find_dates(text, day_first=day_first)
