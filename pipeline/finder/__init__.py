@@ -189,7 +189,8 @@ def _parties(view: DocView, found: Found, doc_type: str) -> None:
 def _tax_ids(view: DocView, found: Found, doc_type: str) -> None:
     vendor_ids, buyer_ids = [], []
     for cand in header.vat_ids(view):
-        if doc_type == "invoice" and header.is_buyer_side(view, cand.row, cand.words):
+        buyer = cand.extra.get("role") == "buyer" or header.is_buyer_side(view, cand.row, cand.words)
+        if doc_type == "invoice" and buyer:
             buyer_ids.append(cand)
         else:
             vendor_ids.append(cand)

@@ -143,32 +143,45 @@ def _windows(row: Row, max_words: int) -> list[tuple[str, list[Word]]]:
     return out
 
 
+_LETTER_LOOKALIKES = str.maketrans("10582", "IOSBZ")
+
+
+def _as_vat(text: str) -> str | None:
+    """A VAT id, also when the OCR read a country letter as a digit ("1E..." for "IE...")."""
+    for candidate in (text, text[:2].translate(_LETTER_LOOKALIKES) + text[2:]):
+        if len(candidate) > 2 and candidate[:2].isalpha() and VAT_RE.match(candidate):
+            return candidate
+    return None
+
+
 def vat_ids(view: DocView) -> list[Candidate]:
-    """VAT ids by shape anywhere, plus labelled tax ids of other shapes (GST ids, NIF...)."""
+    """VAT ids by shape anywhere, plus labelled tax ids of other shapes (GST ids, NIF...).
+
+    A candidate's `extra["role"]` is "buyer" when its label says so ("Ihre USt-IdNr.", "TVA client").
+    """
     out: list[Candidate] = []
     seen: set[tuple[int, str]] = set()
     for row in view.rows:
         for text, words in _windows(row, 6):
-            prefix_ok = len(text) > 2 and text[:2].isalpha()
-            if prefix_ok and VAT_RE.match(text) and (id(row), text) not in seen:
-                seen.add((id(row), text))
-                out.append(Candidate("vat_id", text, 0.9, row, words, "pattern:vat_id"))
-    for hit in view.hits("vat_id"):
-        for region in view.regions(hit, below=1):
-            got = _tax_id_from(region.words)
-            if got and (id(region.row), got[0]) not in seen:
-                seen.add((id(region.row), got[0]))
-                out.append(
-                    Candidate(
-                        "vat_id",
-                        got[0],
-                        0.7 * region.position,
-                        region.row,
-                        got[1],
-                        "label:" + " ".join(hit.phrase),
-                    )
-                )
-                break
+            vat = _as_vat(text)
+            if vat and (id(row), vat) not in seen:
+                seen.add((id(row), vat))
+                cand = Candidate("vat_id", vat, 0.9 if vat == text else 0.6, row, words, "pattern:vat_id")
+                if any("buyer_vat_id" in h.fields and h.x1 <= words[0].x0 + 1 for h in view.labels[id(row)]):
+                    cand.extra["role"] = "buyer"
+                out.append(cand)
+    for field in ("vat_id", "buyer_vat_id"):
+        for hit in view.hits(field):
+            for region in view.regions(hit, below=1):
+                got = _tax_id_from(region.words)
+                if got and (id(region.row), got[0]) not in seen:
+                    seen.add((id(region.row), got[0]))
+                    source = "label:" + " ".join(hit.phrase)
+                    cand = Candidate("vat_id", got[0], 0.7 * region.position, region.row, got[1], source)
+                    if field == "buyer_vat_id":
+                        cand.extra["role"] = "buyer"
+                    out.append(cand)
+                    break
     return out
 
 
@@ -258,16 +271,34 @@ def currency(view: DocView, amount_codes: list[str], iban: str | None) -> tuple[
 
 
 def is_buyer_side(view: DocView, row: Row, words: list[Word]) -> bool:
-    """Is this value printed in the buyer's part of the page (a "Bill to"/"Kunde"/"Client" zone)?"""
+    """Is this value printed in the buyer's part of the page: after a "Bill to" / "Kunde" /
+    "Client" label on its own row, or inside the section such a heading opens?"""
     for hit in view.labels[id(row)]:
         if "buyer_block" in hit.fields and hit.x1 <= words[0].x0:
             return True
-    zone = buyer_zone(view, row.page)
-    if zone is None:
-        return False
-    x0, y0, x1, y1 = zone
-    w = words[0]
-    return x0 <= (w.x0 + w.x1) / 2 <= x1 and y0 <= w.cy <= y1
+    return section_role(view, row, (words[0].x0 + words[0].x1) / 2) == "buyer"
+
+
+def section_role(view: DocView, row: Row, x: float, reach: int = 16) -> str | None:
+    """The party section a point belongs to: the nearest heading above it ("Verkäufer",
+    "Bill to", "Client") whose column holds x, within `reach` rows. None if there is none."""
+    rows = view.rows_of(row.page)
+    for above in reversed(rows[max(0, row.index - reach) : row.index + 1]):
+        for hit in view.labels[id(above)]:
+            role = "buyer" if "buyer_block" in hit.fields else "vendor" if "vendor_block" in hit.fields else None
+            if role is None or not _heads_section(hit):
+                continue
+            if hit.x0 - 2 * view.unit(row.page) <= x <= _column_right(view, hit):
+                return role
+    return None
+
+
+def _heads_section(hit: LabelHit) -> bool:
+    """A section heading is a short cell of its own ("Käufer", "Bill to:"), not a word in a sentence."""
+    for seg in hit.row.segments:
+        if seg.words[0] is hit.row.words[hit.first_word]:
+            return len(seg.words) - (hit.last_word - hit.first_word + 1) <= 2
+    return False
 
 
 def buyer_zone(view: DocView, page: int) -> tuple[float, float, float, float] | None:

@@ -157,6 +157,8 @@ def _whole_words(row: Row, tokens: list[Token], i: int, n: int) -> bool:
         return False
     word = row.words[last.word].text
     rest = word[last.end :]
+    if rest[:1] == "/" and rest[1:2].isalpha():
+        return True  # "Käufer/Leistungsempfänger": two words; "INV/2023" is a number
     return not rest or rest[0] in ":#°º.)" or last.text == "no"
 
 

@@ -178,28 +178,25 @@ def _strip_reg_prefix(words: list[Word]) -> list[Word]:
 
 
 def _labelled_party(view: DocView, lines: list[tuple[Row, Segment]]) -> Party:
+    """ "Name: ACME GmbH" / "Anschrift: Street 1" rows inside a party's section (e-invoice printouts);
+    address lines continue under the value, in its column, until the next label."""
     party = Party()
-    for i, (r, _s) in enumerate(lines):
+    for r, _s in lines:
         for hit in view.labels[id(r)]:
+            words = view.after_label(hit)
+            if not words:
+                continue
             if "party_name" in hit.fields and party.name is None:
-                words = view.after_label(hit)
-                if words:
-                    party.name = Candidate("name", " ".join(w.text for w in words), 0.9, r, words, "label:name")
+                party.name = Candidate("name", clean_name(" ".join(w.text for w in words)), 0.9, r, words, "label:name")
             elif "party_address" in hit.fields and party.address is None:
-                words = view.after_label(hit)
-                texts = [" ".join(w.text for w in words)]
-                x = words[0].x0 if words else hit.x1
-                for r2, s2 in lines[i + 1 :]:
-                    if view.labels[id(r2)] and view.labels[id(r2)][0].x0 < x - view.unit(r2.page):
+                texts, used = [" ".join(w.text for w in words)], list(words)
+                unit, x = view.unit(r.page), words[0].x0
+                for r2 in view.rows_of(r.page)[r.index + 1 : r.index + 5]:
+                    if view.labels[id(r2)] or abs(r2.words[0].x0 - x) > 2 * unit:
                         break
-                    if abs(s2.x0 - x) > 2 * view.unit(r2.page) and abs(s2.words[-1].x0 - x) > 2 * view.unit(r2.page):
-                        s2 = next((s for s in r2.segments if abs(s.x0 - x) <= 2 * view.unit(r2.page)), None)  # type: ignore[assignment]
-                        if s2 is None:
-                            break
-                    texts.append(s2.text)
-                    words = words + s2.words
-                if words:
-                    party.address = Candidate("address", canonical_address(texts), 0.85, r, words, "label:address")
+                    texts.append(r2.text)
+                    used += r2.words
+                party.address = Candidate("address", canonical_address(texts), 0.85, r, used, "label:address")
     return party
 
 
