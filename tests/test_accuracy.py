@@ -59,7 +59,7 @@ def test_every_sample_is_classified_as_labelled(evaluated) -> None:
     assert rows["doc_type"]["hits"] == rows["doc_type"]["total"] >= 25
 
 
-def test_report_files(evaluated) -> None:
+def test_report_files(evaluated, samples: Path) -> None:
     report, out = evaluated
     summary = json.loads((out / "report.json").read_text())
     assert summary["documents"] == report.documents
@@ -68,4 +68,4 @@ def test_report_files(evaluated) -> None:
     assert (out / "fields.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     misses = (out / "misses.csv").read_text().splitlines()
     assert misses[0] == "dataset,document,field,expected,got,rows"
-    assert "| samples | total_amount |" in (out / "report.md").read_text()
+    assert f"| {samples.name} | total_amount |" in (out / "report.md").read_text()
