@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-COMMANDS = ("workspace", "process", "export", "show", "evaluate", "bench")
+COMMANDS = ("workspace", "process", "export", "review", "show", "evaluate", "bench")
 
 
 def register_all(sub: Any) -> None:

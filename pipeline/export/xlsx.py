@@ -28,8 +28,10 @@ from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from ..errors import ConfigError
+from ..normalize import vendor_key
 from ..store import StoredDocument
 from ..types import Status
+from .accounts import AccountMap
 from .columns import (
     DATA_TABLES,
     Column,
@@ -72,13 +74,17 @@ def export_xlsx(
     *,
     workspace_root: Path | None = None,
     review_confidence: float = 0.5,
+    accounts: AccountMap | None = None,
 ) -> Path:
-    """Write the review workbook for `docs` (rows in the order given) to `path`; returns `path`."""
+    """Write the review workbook for `docs` (rows in the order given) to `path`; returns `path`.
+
+    With `accounts`, invoices and receipts whose vendor has no account get a Review row too
+    (their expenses go to the suspense account in the accounting exports)."""
     if not 0.0 <= review_confidence <= 1.0:
         raise ConfigError(f"review_confidence must be between 0 and 1, got {review_confidence}")
     kinds = load_kinds(workspace_root)
     tables = [build_table(spec, docs, kinds, review_confidence) for spec in DATA_TABLES]
-    tables.append(review_table(docs, kinds, review_confidence))
+    tables.append(review_table(docs, kinds, review_confidence, accounts))
     wb = Workbook()
     wb.remove(wb.active)
     book_dir = path.parent
@@ -99,10 +105,12 @@ def export_xlsx(
 # --- Review rows -----------------------------------------------------------------------------
 
 
-def review_table(docs: list[StoredDocument], kinds: dict[str, dict[str, str]], threshold: float) -> Table:
+def review_table(
+    docs: list[StoredDocument], kinds: dict[str, dict[str, str]], threshold: float, accounts: AccountMap | None = None
+) -> Table:
     rows: list[Row] = []
     for doc in docs:
-        rows += _review_rows(doc, kinds.get(doc.result.doc_type, {}), threshold)
+        rows += _review_rows(doc, kinds.get(doc.result.doc_type, {}), threshold, accounts)
     return Table("Review", list(REVIEW_COLUMNS), rows)
 
 
@@ -114,7 +122,9 @@ class Finding(NamedTuple):
     page: int | None = None
 
 
-def _review_rows(doc: StoredDocument, kinds: dict[str, str], threshold: float) -> list[Row]:
+def _review_rows(
+    doc: StoredDocument, kinds: dict[str, str], threshold: float, accounts: AccountMap | None = None
+) -> list[Row]:
     r = doc.result
     found = [Finding(i.field, str(i.severity), i.code, i.message, i.page) for i in r.issues]
     flagged = {i.field for i in r.issues if i.field}
@@ -122,6 +132,14 @@ def _review_rows(doc: StoredDocument, kinds: dict[str, str], threshold: float) -
         if field not in flagged and isinstance(conf, int | float) and conf < threshold:
             reason = f"confidence {conf:.2f} is below {threshold:.2f}"
             found.append(Finding(field, "warning", "low_confidence", reason))
+    vendor = r.data.get("vendor_name")
+    bookable = r.doc_type in ("invoice", "receipt") and r.status is not Status.FAILED
+    if accounts is not None and bookable and accounts.vendor(vendor) is None:
+        reason = (
+            f"vendor {vendor_key(vendor or '') or '(none)'!r} has no account in accounts.toml: "
+            f"booked to suspense account {accounts.suspense}"
+        )
+        found.append(Finding("vendor_name", "warning", "unmapped_vendor", reason))
     if r.status is Status.FAILED and r.failure_reason is None:
         found.append(Finding(None, "fatal", "failed", "the document failed; no reason was recorded"))
     if not found and not on_data_sheet(doc):  # every document shows up somewhere

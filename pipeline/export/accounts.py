@@ -1,0 +1,161 @@
+"""The workspace's chart of accounts for the accounting exports: `accounts.toml`.
+
+```toml
+[accounts]
+payable = "1600"        # credit side of a bill (accounts payable / Verbindlichkeiten)
+paid = "1000"           # credit side of a receipt (paid at the till: cash, card clearing)
+input_tax = "1576"      # debit side of the VAT on a purchase
+suspense = "9999"       # expenses of vendors that have no entry below
+
+[tax_codes]             # VAT rate (%) -> tax code written to journal / QuickBooks / Xero
+"19" = "VST19"
+"0" = "NONE"
+
+[vendors."Acme Supplies GmbH"]   # matched by vendor_key: case, punctuation, GmbH/Ltd/S.A. ignored
+account = "4930"
+tax_code = "VST19"      # optional: overrides [tax_codes] for this vendor
+datev_tax_key = "9"     # optional: DATEV BU-Schlüssel; the gross is booked and DATEV splits the tax
+contact = "Acme Supplies"        # optional: the contact name in QuickBooks / Xero
+
+[datev]
+consultant_number = 1001
+client_number = 1
+account_length = 4
+fiscal_year_start_month = 1
+
+[formats]
+quickbooks_date = "%m/%d/%Y"
+xero_date = "%d/%m/%Y"
+```
+Every key is optional; unknown keys are errors (a typo must not silently book to suspense).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..normalize import vendor_key
+
+FILE_NAME = "accounts.toml"
+_SECTIONS = {"accounts", "tax_codes", "vendors", "datev", "formats"}
+_ACCOUNT_KEYS = {"payable", "paid", "input_tax", "suspense"}
+_VENDOR_KEYS = {"account", "tax_code", "datev_tax_key", "contact"}
+_DATEV_KEYS = {"consultant_number", "client_number", "account_length", "fiscal_year_start_month"}
+_FORMAT_KEYS = {"quickbooks_date", "xero_date"}
+
+
+@dataclass(frozen=True)
+class VendorAccount:
+    name: str  # as written in the file
+    account: str
+    tax_code: str | None = None
+    datev_tax_key: str | None = None
+    contact: str | None = None
+
+
+@dataclass(frozen=True)
+class DatevSettings:
+    consultant_number: int = 1001
+    client_number: int = 1
+    account_length: int = 4
+    fiscal_year_start_month: int = 1
+
+
+@dataclass(frozen=True)
+class AccountMap:
+    payable: str = "1600"
+    paid: str = "1000"
+    input_tax: str = "1576"
+    suspense: str = "9999"
+    tax_codes: dict[str, str] = field(default_factory=dict)  # normalized rate ("19", "5.5") -> code
+    vendors: dict[str, VendorAccount] = field(default_factory=dict)  # vendor_key -> entry
+    datev: DatevSettings = DatevSettings()
+    quickbooks_date: str = "%m/%d/%Y"
+    xero_date: str = "%d/%m/%Y"
+    source: str = "(defaults)"
+
+    def vendor(self, name: str | None) -> VendorAccount | None:
+        return self.vendors.get(vendor_key(name)) if name else None
+
+    def expense_account(self, name: str | None) -> str:
+        found = self.vendor(name)
+        return found.account if found else self.suspense
+
+    def tax_code(self, name: str | None, rate: Any) -> str:
+        found = self.vendor(name)
+        if found and found.tax_code:
+            return found.tax_code
+        return self.tax_codes.get(rate_key(rate), "") if rate not in (None, "") else ""
+
+
+def rate_key(rate: Any) -> str:
+    """'19.00', '19', 19 -> '19'; '5.50' -> '5.5'."""
+    try:
+        value = Decimal(str(rate)).normalize()
+    except InvalidOperation:
+        return str(rate)
+    return f"{value:f}" if value != value.to_integral() else f"{value.to_integral():f}"
+
+
+def _check_keys(where: str, table: Any, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(allowed))})")
+    return table
+
+
+def _text(where: str, value: Any) -> str:
+    if not isinstance(value, str | int) or isinstance(value, bool) or str(value).strip() == "":
+        raise ConfigError(f"{where} must be a non-empty text or number, got {value!r}")
+    return str(value).strip()
+
+
+def load_accounts(workspace_root: Path | None) -> AccountMap:
+    """The workspace's accounts.toml, or the defaults (everything to suspense) when there is none."""
+    path = workspace_root / FILE_NAME if workspace_root is not None else None
+    if path is None or not path.is_file():
+        return AccountMap()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: {e}") from e
+    return parse_accounts(raw, str(path))
+
+
+def _table(raw: dict[str, Any], name: str, allowed: set[str] | None = None) -> dict[str, Any]:
+    table = raw.get(name, {})
+    return _check_keys(f"[{name}]", table, allowed if allowed is not None else set(table))
+
+
+def parse_accounts(raw: dict[str, Any], source: str = "accounts.toml") -> AccountMap:
+    _check_keys(source, raw, _SECTIONS)
+    accounts = {k: _text(f"[accounts] {k}", v) for k, v in _table(raw, "accounts", _ACCOUNT_KEYS).items()}
+    tax_codes = {rate_key(k): _text(f"[tax_codes] {k}", v) for k, v in _table(raw, "tax_codes").items()}
+    vendors: dict[str, VendorAccount] = {}
+    for name, entry in _table(raw, "vendors").items():
+        where = f"[vendors.{name!r}]"
+        entry = _check_keys(where, entry, _VENDOR_KEYS)
+        if "account" not in entry:
+            raise ConfigError(f"{where} needs an account")
+        key = vendor_key(name)
+        if key in vendors:
+            raise ConfigError(f"{where} and [vendors.{vendors[key].name!r}] are the same vendor once normalized")
+        opt = {k: _text(f"{where} {k}", entry[k]) for k in ("tax_code", "datev_tax_key", "contact") if k in entry}
+        vendors[key] = VendorAccount(name, _text(f"{where} account", entry["account"]), **opt)
+    datev_raw = _table(raw, "datev", _DATEV_KEYS)
+    for k, v in datev_raw.items():
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise ConfigError(f"[datev] {k} must be a whole number, got {v!r}")
+    if not 1 <= datev_raw.get("fiscal_year_start_month", 1) <= 12:
+        raise ConfigError("[datev] fiscal_year_start_month must be 1..12")
+    formats = {k: _text(f"[formats] {k}", v) for k, v in _table(raw, "formats", _FORMAT_KEYS).items()}
+    return AccountMap(
+        **accounts, tax_codes=tax_codes, vendors=vendors, datev=DatevSettings(**datev_raw), **formats, source=source
+    )

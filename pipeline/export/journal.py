@@ -1,0 +1,38 @@
+"""The generic double-entry journal CSV: one row per posting, entries that balance.
+
+Columns: entry_id, date, account, description, debit, credit, currency, tax_code, tax_amount,
+counterparty, document_ref, source_file. Amounts are plain decimals with a dot, the side given by
+the column; dates ISO; UTF-8 with a byte order mark; CRLF. Any importer that takes a general
+journal (Odoo, GnuCash, Sage, a spreadsheet) can map these columns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..store import StoredDocument
+from .accounts import AccountMap
+from .ledger import build_ledger, money
+from .writer import Text, csv_bytes, write_atomic
+
+HEADER = (
+    "entry_id", "date", "account", "description", "debit", "credit", "currency", "tax_code", "tax_amount",
+    "counterparty", "document_ref", "source_file",
+)  # fmt: skip
+
+
+def journal_bytes(docs: list[StoredDocument], accounts: AccountMap) -> bytes:
+    rows = []
+    for e in build_ledger(docs, accounts).entries:
+        for p in e.postings:
+            rows.append([
+                e.entry_id, e.date.isoformat(), Text(p.account), Text(p.description),
+                money(p.debit) if p.debit else "", money(p.credit) if p.credit else "", e.currency,
+                Text(p.tax_code), money(p.tax_amount) if p.kind != "counter" else "", Text(e.counterparty),
+                Text(e.document_ref), Text(e.doc.result.source_name),
+            ])  # fmt: skip
+    return csv_bytes(HEADER, rows)
+
+
+def export_journal(docs: list[StoredDocument], path: Path, accounts: AccountMap) -> Path:
+    return write_atomic(path, journal_bytes(docs, accounts))

@@ -1,0 +1,39 @@
+"""CSV bytes for the accounting files: a fixed dialect per target, text escaped, written atomically."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from .safe import escape_text
+
+
+class Text(str):
+    """A cell that is text: escaped against formula injection. Plain `str` cells are numbers,
+    dates or codes we formed ourselves and are written as they are."""
+
+
+def csv_bytes(
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    delimiter: str = ",",
+    encoding: str = "utf-8-sig",
+) -> bytes:
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([escape_text(c) if isinstance(c, Text) else c for c in row])
+    return buf.getvalue().encode(encoding, errors="replace")
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
