@@ -9,8 +9,11 @@ the destination gets the document's short hash appended, so nothing is ever over
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +23,10 @@ from .errors import ConfigError
 
 FOLDERS = ("intake", "processing", "done", "failed", "exports")
 ERROR_SUFFIX = ".error.json"
+DUPLICATE_SUFFIX = ".duplicate.json"
+NOTE_SUFFIXES = (ERROR_SUFFIX, DUPLICATE_SUFFIX)
+# Names of files still being written: browsers, WinSCP, rsync/curl, editors, Office lock files.
+PARTIAL_SUFFIXES = (".part", ".partial", ".crdownload", ".download", ".filepart", ".tmp", ".swp")
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,7 @@ def find_workspace(path: Path) -> Workspace:
 
 def is_ignored_name(name: str) -> bool:
     """Names that are never documents: hidden files, partial uploads, office lock files, our own notes."""
-    return name.startswith((".", "~$")) or name.endswith((".part", ".partial", ".crdownload", ".tmp", ERROR_SUFFIX))
+    return name.startswith((".", "~$")) or name.lower().endswith(PARTIAL_SUFFIXES + NOTE_SUFFIXES)
 
 
 def list_inputs(folder: Path) -> list[Path]:
@@ -95,19 +102,20 @@ def list_inputs(folder: Path) -> list[Path]:
 
 
 def _taken(target: Path) -> bool:
-    # A failed file's note counts too: a new file must not inherit (and overwrite) an old note.
-    return target.exists() or Path(str(target) + ERROR_SUFFIX).exists()
+    # A file's note counts too: a new file must not inherit (and overwrite) an old note. lexists:
+    # a dangling symlink set aside in failed/ still holds its name.
+    return any(os.path.lexists(f"{target}{suffix}") for suffix in ("", *NOTE_SUFFIXES))
 
 
-def _free_name(folder: Path, name: str, tag: str) -> Path:
+def _free_name(folder: Path, name: str, tag: str, reserved: Collection[Path]) -> Path:
     target = folder / name
-    if not _taken(target):
+    if not _taken(target) and target not in reserved:
         return target
     stem, dot, ext = name.rpartition(".")
     base = f"{stem}.{tag}.{ext}" if dot and stem else f"{name}.{tag}"
     target = folder / base
     n = 2
-    while _taken(target):
+    while _taken(target) or target in reserved:
         target = folder / f"{base}.{n}"
         n += 1
     return target
@@ -126,10 +134,10 @@ def claim(path: Path, ws: Workspace, tag: str) -> Path:
     return move_to(path, free_path(ws.processing, path.name, tag))
 
 
-def free_path(folder: Path, name: str, tag: str) -> Path:
-    """Where `name` can go in `folder` without overwriting anything."""
+def free_path(folder: Path, name: str, tag: str, reserved: Collection[Path] = ()) -> Path:
+    """Where `name` can go in `folder` without overwriting anything (nor taking a `reserved` path)."""
     folder.mkdir(parents=True, exist_ok=True)
-    return _free_name(folder, name, tag)
+    return _free_name(folder, name, tag, reserved)
 
 
 def move_to(path: Path, target: Path) -> Path:
@@ -141,9 +149,46 @@ def move_to(path: Path, target: Path) -> Path:
 
 def write_error_record(failed_path: Path, record: dict[str, object]) -> Path:
     """`<name>.error.json` beside a failed file: stage, code, reason, hint, time, attempts."""
-    body = {"file": failed_path.name, **record, "time": datetime.now(UTC).isoformat(timespec="seconds")}
-    out = Path(str(failed_path) + ERROR_SUFFIX)
+    return write_note(failed_path, ERROR_SUFFIX, record)
+
+
+def write_note(path: Path, suffix: str, record: dict[str, object]) -> Path:
+    """A JSON note beside a file (`<name><suffix>`), written whole or not at all."""
+    body = {"file": path.name, **record, "time": datetime.now(UTC).isoformat(timespec="seconds")}
+    out = Path(str(path) + suffix)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, out)
     return out
+
+
+@contextmanager
+def workspace_lock(ws: Workspace, name: str, *, wait: bool = True) -> Iterator[bool]:
+    """An exclusive lock on `<root>/.<name>.lock`; yields False when `wait` is off and it is held.
+
+    flock, so the kernel releases it when its holder dies: a kill -9 never leaves a stale lock.
+    The file keeps the holder's pid for messages.
+    """
+    fd = os.open(ws.root / f".{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield True
+    finally:
+        os.close(fd)
+
+
+def lock_holder(ws: Workspace, name: str) -> str:
+    """The pid written by whoever holds (or last held) a workspace lock, or "?"."""
+    try:
+        return (ws.root / f".{name}.lock").read_text(encoding="ascii").strip() or "?"
+    except OSError:
+        return "?"

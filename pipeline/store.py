@@ -7,7 +7,7 @@ that row, it never adds a second one.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -122,8 +122,14 @@ class Store:
         with Session(self.engine, expire_on_commit=False) as s, s.begin():
             yield s
 
-    def save(self, result: DocumentResult) -> int:
-        """Insert or update the row of this document's bytes; returns its id."""
+    def save(
+        self, result: DocumentResult, *, tries: int = 1, on_save: Callable[[Session, int], object] | None = None
+    ) -> int:
+        """Insert or update the row of this document's bytes; returns its id.
+
+        `tries` is added to the row's attempts. `on_save(session, id)` runs in the same transaction,
+        so a caller's own bookkeeping (the intake journal) commits together with the result.
+        """
         now = datetime.now(UTC)
         for _ in range(2):  # a concurrent writer may insert the same sha256 between select and insert
             try:
@@ -132,9 +138,11 @@ class Store:
                     if row is None:
                         row = DocumentRow(sha256=result.sha256, created_at=now, attempts=0)
                         s.add(row)
-                    row.attempts = (row.attempts or 0) + 1
+                    row.attempts = (row.attempts or 0) + tries
                     _fill(row, result, now)
                     s.flush()
+                    if on_save is not None:
+                        on_save(s, row.id)
                     return row.id
             except IntegrityError:
                 continue
