@@ -1,54 +1,110 @@
-"""Prefect flow: process a set of documents of one workspace.
+"""Prefect flow: documents from a workspace's processing/ queue to done/ or failed/.
 
-Thin by design. Each pipeline stage runs as a Prefect task wrapping exactly one `pipeline/`
-function, named after the stage and the file ("ocr · invoice-42.pdf"), so the UI shows where a
-document is and where it failed. The chain of stages itself lives in `pipeline.run`. A failed
-document ends as a Failed `record` task whose state message is the reason; the flow run goes on
-and completes with a summary.
+Structure, chosen by measurement (README, "Prefect overhead"): one flow run per batch and one task
+run per document, named after the file, so the UI lists each document by name; a failed document
+is a Failed task run whose message is the reason, and every document gets a markdown artifact with
+its fields and issues. The stages run inside that task: a task per stage, or a flow run per
+document, cost more than the 10 % of a one-page document's time the design allows.
+
+Thin by design: the task wraps `pipeline.jobs.run_document`, the queue and its crash recovery are
+`pipeline.claims` and `pipeline.journal`, and nothing here decides where a file goes.
+Documents run in worker processes (pdfium, which reads PDFs, is not thread-safe), each with its
+pipeline context built once.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledgerlens.pipeline.intake import Workspace, claim, list_inputs
-from ledgerlens.pipeline.record import record_result
-from ledgerlens.pipeline.run import Context, Runner, process_file
+from ledgerlens.pipeline.claims import CLAIM_LOCK, PROCESS_LOCK, claim, recover_claims, recover_processing
+from ledgerlens.pipeline.config import Config
+from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.intake import Workspace, lock_holder, workspace_lock
+from ledgerlens.pipeline.jobs import RETRY, Outcome, outcome_of, run_document
+from ledgerlens.pipeline.journal import QUEUED, Journal
+from ledgerlens.pipeline.pool import physical_cores
+from ledgerlens.pipeline.run import Context
 from ledgerlens.pipeline.store import Store
-from ledgerlens.pipeline.types import DocumentResult, Status
+from ledgerlens.pipeline.watcher import entry_for
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.futures import PrefectFuture, as_completed
 from prefect.states import Completed, Failed, State
+from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+from prefect.tasks import Task, exponential_backoff
+
+from .artifacts import artifact_key, document_markdown
+
+RETRY_BACKOFF_S = 10.0  # first wait before retrying a transient failure; doubles each time
 
 
-@task(name="stage", cache_policy=NO_CACHE, persist_result=False)
-def run_stage(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """One pipeline stage. Document errors propagate: the task run is Failed with the reason."""
-    return fn(*args, **kwargs)
+@dataclass
+class _Worker:
+    ws: Workspace
+    ctx: Context
+    store: Store
+    journal: Journal
 
 
-def prefect_runner(file_name: str) -> Runner:
-    def runner(stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return run_stage.with_options(name=stage, task_run_name=f"{stage} · {file_name}")(fn, *args, **kwargs)
-
-    return runner
+_workers: dict[tuple[str, str], _Worker] = {}
 
 
-@task(name="record", cache_policy=NO_CACHE, persist_result=False)
-def record_task(result: DocumentResult, claimed: Path, workspace: Workspace, store: Store) -> State:
-    stored = record_result(result, claimed, workspace, store)
-    summary = {"id": stored.id, "file": result.source_name, "status": str(result.status), "path": result.source_path}
-    if result.status is Status.FAILED:
-        return Failed(message=f"{result.source_name}: {result.failure_reason}", data=summary)
-    return Completed(message=f"{result.source_name}: {result.status}", data=summary)
+def _worker(workspace: str, config: Config) -> _Worker:
+    """What a worker process needs, built once per process (a model engine loads once).
+
+    The configuration comes from the flow, read once there (with any command-line overrides).
+    """
+    key = (workspace, repr(config))
+    if key not in _workers:
+        ws = Workspace(Path(workspace))
+        store = Store.for_workspace(ws.root, config.store.url)
+        _workers[key] = _Worker(ws, Context.create(config, ws.schemas_dir), store, Journal(store))
+    return _workers[key]
 
 
-# Someone watching the run (the CLI's progress bar) gets each result as it is recorded.
-Listener = Callable[[DocumentResult, int], None]
+def _init_worker_process() -> None:
+    os.environ["OMP_THREAD_LIMIT"] = "1"  # Tesseract inherits it: one core per worker
+
+
+class TransientFailure(Exception):
+    """A document failed in a way that may pass on a retry; it stays queued in processing/."""
+
+
+def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+    return isinstance(state.data, TransientFailure)
+
+
+@task(
+    name="document",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retry_condition_fn=retry_if_transient,
+    retry_delay_seconds=exponential_backoff(RETRY_BACKOFF_S),
+)
+def process_document(row_id: int, workspace: str, config: Config, max_tries: int) -> State[Any]:
+    """One queued document through the pipeline, its result stored, its file moved."""
+    w = _worker(workspace, config)
+    outcome = run_document(row_id, w.ws, w.ctx, w.store, w.journal, max_tries=max_tries)
+    if outcome.state == RETRY:
+        raise TransientFailure(f"{outcome.name}: {outcome.reason} (try {outcome.tries} of {max_tries})")
+    stored = w.store.get(str(outcome.document_id)) if outcome.document_id is not None else None
+    create_markdown_artifact(
+        document_markdown(outcome, stored), key=artifact_key(outcome, stored), description=outcome.name
+    )
+    message = f"{outcome.name}: {outcome.reason if outcome.failed else outcome.status or outcome.state}"
+    return Failed(message=message) if outcome.failed else Completed(message=message)
+
+
+# Someone watching the run (the CLI's progress bar) gets each outcome as it is recorded.
+Listener = Callable[[Outcome, int], None]
 _listeners: list[Listener] = []
 
 
@@ -67,43 +123,136 @@ class Summary:
     ok: int = 0
     needs_review: int = 0
     failed: int = 0
+    duplicate: int = 0
     pages: int = 0
 
-    def add(self, result: DocumentResult) -> None:
+    def add(self, outcome: Outcome) -> None:
         self.processed += 1
-        self.pages += result.page_count
-        setattr(self, str(result.status), getattr(self, str(result.status)) + 1)
+        self.pages += outcome.pages
+        key = "duplicate" if outcome.state == "duplicate" else "failed" if outcome.failed else outcome.status
+        if key in ("ok", "needs_review", "failed", "duplicate"):
+            setattr(self, key, getattr(self, key) + 1)
+
+
+def default_workers() -> int:
+    return physical_cores()
+
+
+def _task_runner(workers: int) -> Any:
+    # One worker runs in this process (no start-up cost; tests can patch it); more run in processes.
+    if workers <= 1:
+        return ThreadPoolTaskRunner(max_workers=1)
+    return ProcessPoolTaskRunner(max_workers=workers, initializer=_init_worker_process)
+
+
+def drain_queue(
+    ws: Workspace,
+    store: Store,
+    journal: Journal,
+    config: Config,
+    *,
+    workers: int,
+    max_tries: int = 3,
+    linger_s: float = 0.0,
+) -> Summary:
+    """Run every queued document, and those queued meanwhile until `linger_s` pass with none.
+
+    Holds the workspace's `process` lock: one run at a time recovers and drains processing/.
+    """
+    with workspace_lock(ws, PROCESS_LOCK):
+        recover_processing(ws, store, journal)
+        with _task_runner(workers) as runner:
+            return _Dispatcher(runner, ws, store, journal, config, workers, max_tries).run(linger_s)
+
+
+@dataclass
+class _Dispatcher:
+    runner: Any
+    ws: Workspace
+    store: Store
+    journal: Journal
+    config: Config
+    workers: int
+    max_tries: int
+
+    def run(self, linger_s: float) -> Summary:
+        summary = Summary()
+        in_flight: dict[PrefectFuture[Any], int] = {}
+        tried: set[int] = set()  # one submission per row and run: a task that breaks is not resubmitted
+        idle_since = time.monotonic()
+        while True:
+            self._submit(in_flight, tried)
+            if not in_flight:
+                if time.monotonic() - idle_since >= linger_s:
+                    return summary
+                time.sleep(min(1.0, max(linger_s, 0.1)))
+                continue
+            for future in _first_done(list(in_flight)):
+                self._collect(in_flight.pop(future), future, summary)
+            idle_since = time.monotonic()
+
+    def _submit(self, in_flight: dict[PrefectFuture[Any], int], tried: set[int]) -> None:
+        busy = {row.sha256 for row in (self.journal.get(i) for i in in_flight.values())}
+        for row in self.journal.rows([QUEUED]):
+            if len(in_flight) >= self.workers:
+                return
+            if row.id in tried or row.sha256 in busy:
+                continue  # the same bytes run one at a time: the second copy then finds the first booked
+            task_ = process_document.with_options(task_run_name=row.name, retries=max(self.max_tries - 1, 0))
+            params = {"row_id": row.id, "workspace": str(self.ws.root), "config": self.config}
+            in_flight[self.runner.submit(task_, {**params, "max_tries": self.max_tries})] = row.id
+            tried.add(row.id)
+            busy.add(row.sha256)
+
+    def _collect(self, row_id: int, future: PrefectFuture[Any], summary: Summary) -> None:
+        outcome = outcome_of(self.journal.get(row_id), self.store)
+        if outcome.state == QUEUED:  # the task broke, not the document: it waits for the next run
+            get_run_logger().error("%s: its task ended %s; it stays queued", outcome.name, future.state)
+            return
+        summary.add(outcome)
+        for listener in list(_listeners):
+            listener(outcome, summary.processed)
+
+
+def _first_done(futures: list[PrefectFuture[Any]]) -> list[PrefectFuture[Any]]:
+    done = [f for f in futures if f.state.is_final()]
+    if done:
+        return done
+    try:
+        return [next(as_completed(futures, timeout=1.0))]
+    except TimeoutError:
+        return []
 
 
 @flow(name="process-documents", flow_run_name="process {label}", validate_parameters=False)
-def process_documents(paths: list[str], workspace: str, label: str = "documents") -> dict[str, int]:
-    """Claim each file (intake -> processing), run the stages, record the result and move the file."""
+def process_documents(
+    paths: list[str], workspace: str, label: str = "documents", workers: int = 0, max_tries: int = 3
+) -> dict[str, int]:
+    """Claim the given files (intake -> processing), then run everything queued in the workspace."""
     ws = Workspace(Path(workspace))
     config = ws.config()
-    ctx = Context.create(config, ws.schemas_dir)
     store = Store.for_workspace(ws.root, config.store.url)
-    logger = get_run_logger()
-    summary = Summary()
     try:
-        for raw in paths:
-            original = Path(raw)
-            claimed = claim(original, ws, tag=original.stem[:40])
-            result = process_file(claimed, ctx, source_name=original.name, runner=prefect_runner(original.name))
-            state = record_task.with_options(task_run_name=f"record · {original.name}")(
-                result, claimed, ws, store, return_state=True
-            )
-            summary.add(result)
-            if state.is_failed():
-                logger.warning("%s failed: %s", original.name, result.failure_reason)
-            for listener in list(_listeners):
-                listener(result, summary.processed)
+        journal = Journal(store)
+        with workspace_lock(ws, CLAIM_LOCK, wait=False) as held:
+            if not held:
+                raise ConfigError(
+                    f"`ledgerlens watch` (pid {lock_holder(ws, CLAIM_LOCK)}) is serving {ws.root}: "
+                    "files dropped into intake/ are processed by it"
+                )
+            recover_claims(ws, store, journal)
+            for raw in paths:
+                claim(entry_for(Path(raw), ws.intake), ws, store, journal)
+        summary = drain_queue(ws, store, journal, config, workers=workers or default_workers(), max_tries=max_tries)
     finally:
         store.close()
     return vars(summary)
 
 
-def process_workspace(ws: Workspace, folder: Path | None = None) -> dict[str, int]:
+def process_workspace(ws: Workspace, folder: Path | None = None, workers: int = 0) -> dict[str, int]:
     """Process every file waiting in the workspace's intake (or a sub-folder of it) once."""
+    from ledgerlens.pipeline.intake import list_inputs
+
     files = [str(p) for p in list_inputs(folder or ws.intake)]
     label = f"{len(files)} document{'s' if len(files) != 1 else ''}"
-    return process_documents(files, str(ws.root), label=label)
+    return process_documents(files, str(ws.root), label=label, workers=workers)

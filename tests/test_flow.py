@@ -105,7 +105,7 @@ def test_prefect_shows_the_failed_document_by_name(processed) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 
-    name = "record · empty.pdf"
+    name = "empty.pdf"  # one task run per document, named after the file
     deadline = time.monotonic() + 30
     runs = []
     with get_client(sync_client=True) as client:
@@ -114,7 +114,7 @@ def test_prefect_shows_the_failed_document_by_name(processed) -> None:
             if runs and runs[0].state and runs[0].state.is_final():
                 break
             time.sleep(0.5)
-    assert runs, "the record task of the failed document is not in the Prefect API"
+    assert runs, "the task run of the failed document is not in the Prefect API"
     state = runs[0].state
     assert state.is_failed()
     assert "empty" in state.message and "0 bytes" in state.message
