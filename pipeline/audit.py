@@ -48,7 +48,8 @@ class ExportMark(Base):
 
 def ensure_tables(store: Store) -> None:
     """Create this module's tables if the store lacks them (idempotent; other tables untouched)."""
-    Base.metadata.create_all(store.engine, tables=[AuditRow.__table__, ExportMark.__table__])
+    tables = [Base.metadata.tables[AuditRow.__tablename__], Base.metadata.tables[ExportMark.__tablename__]]
+    Base.metadata.create_all(store.engine, tables=tables)
 
 
 def record_changes(store: Store, rows: Iterable[AuditRow]) -> None:

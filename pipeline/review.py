@@ -248,7 +248,7 @@ def keep_example(stored: StoredDocument | None, workspace_root: Path, user: str,
     if stored is None or not stored.result.source_path:
         return None
     r = stored.result
-    src = Path(r.source_path)
+    src = Path(stored.result.source_path)
     src = src if src.is_absolute() else workspace_root / src
     if not src.is_file():
         return None
