@@ -26,7 +26,7 @@ from .amounts import (
     rounding_adjustment,
     solve_totals,
 )
-from .tables import is_card_statement, line_items, statement_transactions
+from .tables import is_card_statement, line_items, receipt_items, statement_transactions
 from .view import Candidate, DocView
 
 
@@ -145,7 +145,7 @@ def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str
         found.data["currency"] = cur[0]
         found.evidence["currency"] = FieldEvidence(cur[1], source=f"currency:{cur[2]}")
 
-    items = line_items(view, dec)
+    items = line_items(view, dec) or (receipt_items(view, dec) if doc_type == "receipt" else [])
     if items:
         found.data["line_items"] = [it.data for it in items]
         conf = min(it.confidence for it in items)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from itertools import product
 
 from ..layout import Row
+from .lexicon import NOT_TOTALS
 from .values import money_in, percent_in
 from .view import Candidate, DocView, Region, read_confidence
 
@@ -25,7 +26,7 @@ def amount_candidates(view: DocView, field: str, decimal_sep: str | None) -> lis
     n_pages = len(view.pages)
     for hit in view.hits(field):
         labels_here = view.labels[id(hit.row)]
-        if any("ignore" in h.fields and h is not hit and h.first_word <= hit.first_word for h in labels_here):
+        if any(h.fields & NOT_TOTALS and h is not hit and h.first_word <= hit.first_word for h in labels_here):
             continue
         strength = hit.strength(field)
         regions = view.regions(hit, below=1 if strength == 1.0 else 0)
@@ -83,7 +84,7 @@ def payment_candidates(view: DocView, decimal_sep: str | None, labelled: bool) -
     if not labelled and not out:
         best: Candidate | None = None
         for row in view.rows_of(len(view.pages) - 1):
-            if any("ignore" in h.fields for h in view.labels[id(row)]):
+            if any(h.fields & NOT_TOTALS for h in view.labels[id(row)]):
                 continue
             found = money_in(row.words, decimal_sep=decimal_sep)
             if found is not None and found.has_decimals and (best is None or found.amount.value > best.value):  # type: ignore[operator]
@@ -98,16 +99,15 @@ def _payment_lines(view: DocView, decimal_sep: str | None) -> tuple[Candidate | 
     cash = change = None
     for row in view.rows:
         for hit in view.labels[id(row)]:
-            if "ignore" not in hit.fields:
+            if not hit.fields & {"payment_cash", "payment_change"}:
                 continue
-            phrase = " ".join(hit.phrase)
             found = money_in(view.after_label(hit), decimal_sep=decimal_sep)
             if found is None or not found.has_decimals:
                 continue
-            cand = Candidate("payment", found.amount.value, 0.0, row, found.words, phrase)
-            if phrase.startswith("change"):
+            cand = Candidate("payment", found.amount.value, 0.0, row, found.words, " ".join(hit.phrase))
+            if "payment_change" in hit.fields:
                 change = cand
-            elif phrase in ("cash", "tendered", "cash tendered", "cash received") and cash is None:
+            elif cash is None:
                 cash = cand
     return cash, change
 

@@ -54,6 +54,10 @@ def _vocabulary() -> frozenset[str]:
     return frozenset(t for key in lexicon() for t in key)
 
 
+# Labels of lines that carry an amount which is never a document total (payments, counts, discounts).
+NOT_TOTALS = frozenset({"ignore", "payment_cash", "payment_change"})
+
+
 @dataclass(frozen=True)
 class Label:
     field: str

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..layout import Row, Segment
 from ..normalize import fold, iso_currencies
 from ..types import Word
-from .lexicon import LabelHit
+from .lexicon import NOT_TOTALS, LabelHit
 from .view import Candidate, DocView, read_confidence
 
 LEGAL_FORMS = re.compile(
@@ -298,7 +298,7 @@ def top_party(view: DocView, exclude: tuple[float, float, float, float] | None) 
         if r.y0 > limit:
             break
         label_fields = {f for h in view.labels[id(r)] if any(lb.strong for lb in h.labels) for f in h.fields}
-        if label_fields - {"ignore"}:
+        if label_fields - NOT_TOTALS:
             continue
         for seg in _name_segments(r):
             scored = _name_score(view, rows, rank, seg, unit, exclude)

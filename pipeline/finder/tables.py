@@ -16,11 +16,13 @@ from typing import Any
 from ..layout import Row
 from ..normalize import MONTHS, fold, format_amount, format_quantity
 from ..types import Word
-from .values import amounts_in, money_in
+from .values import amounts_in, money_in, percent_in
 from .view import DocView, read_confidence
 
 COLUMN_WORDS: list[tuple[str, tuple[str, ...]]] = [
+    ("position", ("pos", "pos.", "#", "line", "lfd. nr", "item no", "no.")),
     ("unit_price", ("unit price", "price per", "unit cost", "einzelpreis", "e-preis", "ep ", "stuckpreis",
+                    "nettopreis", "bruttopreis", "preis/einheit", "preis je einheit",
                     "precio unitario", "precio unit", "prix unitaire", "p.u", "pu ht", "prix unit",
                     "prijs per", "prezzo unitario", "vk-preis", "rate", "price", "preis", "precio", "prix",
                     "prijs", "unit amount", "net price")),
@@ -30,10 +32,12 @@ COLUMN_WORDS: list[tuple[str, tuple[str, ...]]] = [
                      "descripcion", "concepto", "designation", "libelle", "omschrijving", "product",
                      "produkt", "particulars", "details", "service", "descrizione", "prestation")),
     ("amount", ("amount", "total", "line total", "betrag", "gesamt", "gesamtpreis", "importe", "montant",
+                "nettobetrag", "bruttobetrag", "positionsbetrag", "betrag netto", "montant ht", "total ht",
                 "total ht", "bedrag", "zeilenbetrag", "net amount", "subtotal", "importe total",
                 "totaal", "importo", "summe", "value", "price incl")),
     ("unit", ("unit", "einheit", "unidad", "unite", "uom", "eh")),
-    ("tax", ("vat", "tax", "mwst", "iva", "tva", "btw", "taxes", "ust", "gst")),
+    ("tax", ("vat", "tax", "mwst", "iva", "tva", "btw", "taxes", "ust", "gst", "steuersatz", "ust-satz",
+             "mwst-satz", "taux", "tipo iva", "vat %", "tax %")),
     ("date", ("date", "datum", "fecha", "transaction date", "posting date", "value date", "buchungstag",
               "valuta", "fecha valor", "date operation", "post date", "trans date")),
     ("debit", ("debit", "debits", "withdrawal", "withdrawals", "paid out", "money out", "soll", "lastschrift",
@@ -42,7 +46,8 @@ COLUMN_WORDS: list[tuple[str, tuple[str, ...]]] = [
                 "abono", "abonos", "haber", "in")),
     ("balance", ("balance", "saldo", "solde", "kontostand")),
 ]  # fmt: skip
-_STOP_LABELS = {"total_amount", "net_amount", "tax_amount", "amount_due"}
+# Where an invoice table ends. A "Subtotal" inside the table (per section) does not end it.
+_STOP_LABELS = {"total_amount", "tax_amount", "amount_due", "tax_summary", "line_total_amount"}
 # Rows that carry a balance, not a movement of money.
 _BALANCE_LABELS = {"opening_balance", "closing_balance", "carry_over"}
 
@@ -120,13 +125,18 @@ def line_items(view: DocView, decimal_sep: str | None) -> list[Item]:
         for row in lay.rows:
             header = table_header(row)
             if header:
-                cols = header
+                # On an invoice a "Credit"/"Debit" column is the line amount (credit notes).
+                cols = [Column("amount", c.x0, c.x1) if c.cls in ("credit", "debit") else c for c in header]
                 continue
             if cols is None:
                 continue
             if _is_stop(view, row):
                 cols = None
                 continue
+            if row.text.lstrip().startswith(("-", "=", "*")) or any(
+                "net_amount" in h.fields for h in view.labels[id(row)]
+            ):
+                continue  # "--- Food Products ---", "Subtotal $ 112.00": structure, not items
             parts = _assign(row.words, cols, unit)
             amount_words = parts.get("amount") or []
             amt = money_in(amount_words, decimal_sep=decimal_sep) if amount_words else None
@@ -149,6 +159,9 @@ def line_items(view: DocView, decimal_sep: str | None) -> list[Item]:
                 data["unit"] = qty_unit[:80]
             if price is not None:
                 data["unit_price"] = format_amount(price.amount.value)
+            rate = percent_in(" ".join(w.text for w in parts.get("tax", [])))
+            if rate is not None:
+                data["tax_rate"] = f"{rate:.2f}"
             data["amount"] = format_amount(amt.amount.value)
             conf = read_confidence(row.words)
             if qty is not None and price is not None:
@@ -156,6 +169,68 @@ def line_items(view: DocView, decimal_sep: str | None) -> list[Item]:
                 conf *= 1.0 if agrees else 0.7
             items.append(Item(data, 0.8 * conf, page_idx))
     return items
+
+
+# ------------------------------------------------------------------ receipts
+
+_QTY_LINE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:[xX×*@]|pcs?\b|stk\b)\s*(?:@\s*)?(.*)$")
+_LEADING_QTY = re.compile(r"^(\d{1,3})\s*[xX×]?\s+(?=\D)")
+
+
+def receipt_items(view: DocView, decimal_sep: str | None) -> list[Item]:
+    """Till-receipt lines without a table header:
+
+        EGG GRADE A 10S               LED BULB A19 4PK     9.80     1 Scone, Jam & Cream  £4.28
+        2 X 4.94          9.88        CAULK WHITE 10OZ    11.28
+                                      2 @ 5.64
+
+    Items run from the first priced line to the first total, tax or payment line.
+    """
+    items: list[Item] = []
+    pending: list[Word] = []  # a description waiting for its "2 x 4.94   9.88" line
+    for page_idx, lay in enumerate(view.layouts):
+        for row in lay.rows:
+            labels = view.labels[id(row)]
+            if _is_stop(view, row) or any(h.fields & {"payment_cash", "payment_change", "net_amount"} for h in labels):
+                return items if items else []
+            found = [a for a in amounts_in(row.words, decimal_sep=decimal_sep) if a.has_decimals]
+            qty_line = _QTY_LINE.match(row.text)
+            if qty_line and (pending or (items and not found)):
+                qty = Decimal(qty_line.group(1).replace(",", "."))
+                prices = [a.amount.value for a in found]
+                if pending and prices:
+                    data = {"description": " ".join(w.text for w in pending), "quantity": format_quantity(qty)}
+                    if len(prices) >= 2:
+                        data["unit_price"] = format_amount(prices[0])
+                    data["amount"] = format_amount(prices[-1])
+                    if len(prices) == 1 and qty:
+                        data["unit_price"] = format_amount(prices[-1] / qty)
+                    items.append(Item(data, 0.7 * read_confidence(row.words), page_idx))
+                    pending = []
+                elif items and not found:  # "2 @ 5.64" under an item already priced
+                    price = amounts_in(row.words[1:], decimal_sep=decimal_sep)
+                    items[-1].data["quantity"] = format_quantity(qty)
+                    if price:
+                        items[-1].data["unit_price"] = format_amount(price[-1].amount.value)
+                continue
+            if not found:
+                letters = sum(c.isalpha() for c in row.text)
+                pending = list(row.words) if letters >= 3 and not labels else []
+                continue
+            desc_words = [w for w in row.words if w.x1 <= found[0].words[0].x0]
+            desc = " ".join(w.text for w in desc_words).strip()
+            if sum(c.isalpha() for c in desc) < 3 or labels:
+                pending = []
+                continue
+            data = {}
+            lead = _LEADING_QTY.match(desc)
+            if lead:
+                data["quantity"] = lead.group(1)
+                desc = desc[lead.end() :]
+            items.append(Item({"description": desc, **data, "amount": format_amount(found[-1].amount.value)},
+                              0.7 * read_confidence(row.words), page_idx))  # fmt: skip
+            pending = []
+    return []  # no total line seen: these were not items
 
 
 # ------------------------------------------------------------------ statements
