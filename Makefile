@@ -10,7 +10,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 DEMO := build/demo
 
-.PHONY: install apt venv demo test test-fast lint ui eval eval-dev bench clean
+.PHONY: install apt venv demo test test-fast lint ui eval eval-dev bench bench-vlm clean
 
 install: apt venv
 
@@ -30,7 +30,7 @@ venv: $(STAMPS)/venv
 $(STAMPS)/venv: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,vlm]'
 	@mkdir -p $(STAMPS) && touch $@
 
 # The main job on bundled samples: generated invoices, receipts and a statement (PDF and scans),
@@ -73,6 +73,11 @@ eval: install
 bench: install
 	rm -rf build/bench-samples && $(PY) tests/fixtures/generate.py build/bench-samples
 	$(LL) bench build/bench-samples --report build/bench.json
+
+# The transformers engine on CPU with a randomly initialised full-size Qwen2-VL-2B (no weights):
+# s/page and tokens/s, fp32 vs int8, constrained vs unconstrained decoding. Takes several minutes.
+bench-vlm: install
+	$(PY) benchmarks/bench_vlm.py --out build/bench-vlm.json
 
 clean:
 	rm -rf $(VENV) $(STAMPS) build .pytest_cache

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,8 +59,15 @@ class PipelineOptions:
 @dataclass(frozen=True)
 class EngineConfig:
     name: str = "ocr"
-    model: str = ""  # registry id or local folder; unused by the ocr engine
-    options: dict[str, Any] = field(default_factory=dict)  # engine-specific, checked by the engine
+    # The model spec (what to run): registry id, hub id or local folder; unused by the ocr engine.
+    model: str = ""
+    revision: str = ""  # hub revision (branch, tag or commit) of a registry or hub id
+    prompt_version: str = ""  # empty: the registry's default for the model
+    adapter: str = ""  # LoRA adapter folder used when no entry of `adapters` matches
+    # LoRA adapter folder per document type ("invoice") or vendor ("vendor:Acme GmbH", matched in the page text)
+    adapters: dict[str, Any] = field(default_factory=dict)
+    # How to run it (device, dtype, quantization, ...): engine-specific, checked by the engine.
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,12 @@ def _build(cls: type, table: dict[str, Any], where: str) -> Any:
     return cls(**{k: _coerce(v, defaults[k], where, k) for k, v in table.items()})
 
 
+def parse_table(cls: type, table: dict[str, Any], where: str) -> Any:
+    """A typed settings dataclass from a TOML table, with the same checks as the sections here
+    (engines use it for their `[engine.options]`)."""
+    return _build(cls, table, where)
+
+
 SECTIONS: dict[str, type] = {
     "pipeline": PipelineOptions,
     "engine": EngineConfig,
@@ -120,7 +135,29 @@ def parse_config(data: dict[str, Any]) -> Config:
     return Config(**parts)
 
 
+# Settings given on the command line (`process --engine ... --model ...`), applied on top of
+# ledgerlens.toml by every load_config of this process while they are in force: a flow that reads
+# the workspace's file itself sees them too.
+_overrides: list[Callable[[Config], Config]] = []
+
+
+@contextmanager
+def overriding(change: Callable[[Config], Config]) -> Iterator[None]:
+    _overrides.append(change)
+    try:
+        yield
+    finally:
+        _overrides.remove(change)
+
+
 def load_config(path: Path | None) -> Config:
+    config = _read_config(path)
+    for change in _overrides:
+        config = change(config)
+    return config
+
+
+def _read_config(path: Path | None) -> Config:
     if path is None or not path.exists():
         return Config()
     try:

@@ -138,9 +138,11 @@ def _extract(
     if einvoice is not None:  # the embedded XML is the data; the page is checked against it
         out, data, issues = stage("einvoice", reconcile_einvoice, einvoice, out, data, issues, schema, doc.text)
     issues += stage("validate", validate, data, cls.doc_type, schema)
+    issues += out.issues
     confidence = {k: round(ev.confidence, 3) for k, ev in out.field_evidence.items() if k in data}
     issues += confidence_issues(confidence, ctx.config.pipeline.review_confidence)
     prov = _provenance(doc, ctx, cls)
+    prov["engine"] = out.model_info or prov["engine"]  # per document: adapter, attempts, tokens
     prov["schema"] = {"doc_type": cls.doc_type, "version": schema.version}
     prov["fields"] = {k: ev.to_dict() for k, ev in out.field_evidence.items() if k in data}
     prov["engine_timings"] = {k: round(v, 4) for k, v in out.timings.items()}

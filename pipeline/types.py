@@ -171,6 +171,8 @@ class EngineOutput:
     model_info: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     token_logprobs: list[float] | None = None
+    # Problems the engine itself found with this document (a value not on any page, output cut off).
+    issues: list[Issue] = field(default_factory=list)
 
 
 @dataclass(slots=True)

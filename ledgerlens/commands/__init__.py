@@ -8,7 +8,20 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-COMMANDS = ("workspace", "process", "export", "review", "show", "evaluate", "bench")
+COMMANDS = (
+    "workspace",
+    "process",
+    "watch",
+    "status",
+    "retry",
+    "export",
+    "review",
+    "show",
+    "evaluate",
+    "bench",
+    "models",
+    "doctor",
+)
 
 
 def register_all(sub: Any) -> None:

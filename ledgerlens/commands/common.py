@@ -27,9 +27,13 @@ def open_store(ws: Any) -> Any:
 
 
 def add_engine_args(parser: Any) -> None:
-    """--engine / --model: run with another engine than the workspace's configuration names."""
+    """--engine / --model / --quant / --adapter: run with another engine or model than the configuration names."""
     parser.add_argument("--engine", help="engine name (ocr, transformers, ...); default: from the configuration")
     parser.add_argument("--model", help="model id or local folder for a model engine")
+    parser.add_argument(
+        "--quant", choices=("none", "int8", "8bit", "4bit"), help="int8 on CPU; 8bit/4bit (bitsandbytes) on CUDA"
+    )
+    parser.add_argument("--adapter", help="LoRA adapter folder for the transformers engine")
 
 
 def with_engine_args(config: Any, args: Any) -> Any:
@@ -39,5 +43,15 @@ def with_engine_args(config: Any, args: Any) -> Any:
     if getattr(args, "engine", None):
         engine = dataclasses.replace(engine, name=args.engine)
     if getattr(args, "model", None):
-        engine = dataclasses.replace(engine, model=args.model)
+        engine = dataclasses.replace(engine, model=_local_path(args.model))
+    if getattr(args, "quant", None):
+        engine = dataclasses.replace(engine, options={**engine.options, "quantization": args.quant})
+    if getattr(args, "adapter", None):
+        engine = dataclasses.replace(engine, adapter=str(Path(args.adapter).expanduser().resolve()))
     return dataclasses.replace(config, engine=engine)
+
+
+def _local_path(model: str) -> str:
+    """A model given as a folder path on the command line, made absolute (relative to where it was typed)."""
+    folder = Path(model).expanduser()
+    return str(folder.resolve()) if folder.is_dir() else model

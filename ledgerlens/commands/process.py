@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import console, open_store, workspace
+from .common import add_engine_args, console, open_store, with_engine_args, workspace
 
 
 def _progress_listener(progress: Any, task_id: Any, started: float) -> Any:
@@ -33,6 +33,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ledgerlens.flows.process import listening, process_documents
+    from ledgerlens.pipeline.config import overriding
     from ledgerlens.pipeline.intake import list_inputs
 
     target = Path(args.path) if args.path else Path.cwd()
@@ -54,9 +55,15 @@ def cmd_process(args: argparse.Namespace) -> int:
     )
     with Progress(*columns, console=con, transient=False) as progress:
         task_id = progress.add_task("process", total=len(files), pages=0, rate="", last="")
-        with listening(_progress_listener(progress, task_id, started_wall)):
+        # --engine/--model/--quant/--adapter apply on top of the workspace's ledgerlens.toml, which the flow reads.
+        with (
+            listening(_progress_listener(progress, task_id, started_wall)),
+            overriding(lambda config: with_engine_args(config, args)),
+        ):
             label = f"{len(files)} document{'s' if len(files) != 1 else ''}"
-            process_documents([str(f) for f in files], str(ws.root), label=label)
+            # A model engine loads its model once per worker process: one worker, one model in memory.
+            workers = 1 if ws.config().engine.name == "transformers" else 0
+            process_documents([str(f) for f in files], str(ws.root), label=label, workers=workers)
     _drain_prefect_events()
     _print_results(ws, [f.name for f in files], con)
     con.print(f"{len(files)} document(s) in {time.monotonic() - started_wall:.1f} s")
@@ -102,4 +109,5 @@ def _print_results(ws: Any, names: list[str] | None, con: Any) -> None:
 def register(sub: Any) -> None:
     s = sub.add_parser("process", help="process every file in an intake folder once (a Prefect flow)")
     s.add_argument("path", nargs="?", help="intake folder, a sub-folder or a file (default: this workspace's intake)")
+    add_engine_args(s)
     s.set_defaults(func=cmd_process)

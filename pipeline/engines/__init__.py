@@ -15,7 +15,13 @@ def _ocr(config: Config) -> Engine:
     return OcrEngine.from_config(config)
 
 
-ENGINES: dict[str, Callable[[Config], Engine]] = {"ocr": _ocr}
+def _transformers(config: Config) -> Engine:
+    from .transformers import TransformersEngine  # torch, transformers: the `vlm` extra
+
+    return TransformersEngine.from_config(config)
+
+
+ENGINES: dict[str, Callable[[Config], Engine]] = {"ocr": _ocr, "transformers": _transformers}
 
 
 def create_engine(config: Config) -> Engine:

@@ -1,0 +1,1 @@
+"""Prompt versions as data: one TOML file per version (see pipeline/vlm/prompts.py)."""
