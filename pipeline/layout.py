@@ -184,9 +184,21 @@ class PageLayout:
         return _union([self.original.get(w, w) for w in words])
 
 
+# Marks that carry meaning even alone: currency, sign, percent, number and operator signs.
+_MEANINGFUL_MARKS = set("€$£¥₹%#@&+-=()")
+
+
+def _is_ocr_noise(w: Word) -> bool:
+    """A lone "|", "_" or ":" is scanner dirt or a table rule read as text, not content."""
+    text = w.text.strip()
+    return not any(c.isalnum() for c in text) and not (set(text) & _MEANINGFUL_MARKS)
+
+
 def layout_page(page: Page) -> PageLayout:
     """Visual rows of a page, top to bottom, each split into segments."""
     words = [w for w in page.words if w.text.strip()]
+    if page.text_source == "ocr":
+        words = [w for w in words if not _is_ocr_noise(w)]
     if not words:
         return PageLayout(page, [], 10.0, 0.0, {})
     skew = estimate_skew(words) if page.text_source == "ocr" else 0.0

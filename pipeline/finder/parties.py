@@ -34,7 +34,7 @@ _STREET = re.compile(
 )
 _CONTACT = re.compile(
     r"(?i)(\btel\b|\btelp\b|phone|\bfax\b|e-?mail|@|www\.|http|\bgst\b|\bsst\b|\breg\b|\bvat\b|\btva\b|"
-    r"\bust\b|\bust-?id|\biban\b|\bbic\b|\bswift\b|\bhrb\b|\bsiret\b|\bsiren\b|\bnif\b|\bcif\b|\bkvk\b|\bbtw\b|"
+    r"\bust\b|\bust-?id|\bgst|\biban\b|\bbic\b|\bswift\b|\bhrb\b|\bsiret\b|\bsiren\b|\bnif\b|\bcif\b|\bkvk\b|\bbtw\b|"
     r"\binvoice|\breceipt|\bfactur|\brechnung|\bdate\b|\bdatum\b|\bfecha\b|\bcashier|\btable\b|\bcounter\b|"
     r"\bno\s?:|\bdoc\b|\bhrs\b|\bopening hours|\bshopping hours)"
 )
@@ -68,8 +68,10 @@ _OCR_LEGAL = [(re.compile(r"\bS[O0]N\.?\s?BH[DO0]\b\.?"), "SDN BHD"), (re.compil
 
 
 def clean_name(text: str) -> str:
-    """A party name without its trailing company registration number ("ACME SDN BHD (123456-X)")."""
+    """A party name without its trailing company registration number ("ACME SDN BHD (123456-X)")
+    and without OCR debris before it ("* THAI DELICIOUS RESTAURANT")."""
     text = _REG_NO.sub("", text).strip(" ,;:-")
+    text = re.sub(r"^[^\w(]+", "", text)
     for pattern, fixed in _OCR_LEGAL:  # the commonest OCR slips in legal forms
         text = pattern.sub(fixed, text)
     return text
@@ -348,6 +350,8 @@ def _name_score(
     height = max(w.height for w in seg.words) / unit
     legal = 1.5 if ends_with_legal_form(text) else 0.0
     whole_row = 0.1 if len(seg.words) == len(r.words) else 0.0  # "THE | COPPER | KETTLE": all of it
+    if rank > 0 and _looks_like_address(rows[rank - 1].text) and rows[rank].y0 - rows[rank - 1].y1 < 1.5 * unit:
+        whole_row -= 1.0  # right under an address line: the address goes on ("DIAMOND SQUARE")
     score = upper + 0.5 * min(height, 2.0) + legal - 0.1 * rank + 0.3 * read_confidence(seg.words) + whole_row
     return score, r, seg
 
