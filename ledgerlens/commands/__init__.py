@@ -11,9 +11,6 @@ from typing import Any
 COMMANDS = (
     "workspace",
     "process",
-    "watch",
-    "status",
-    "retry",
     "export",
     "review",
     "show",
