@@ -40,6 +40,32 @@ def norm_text(value: str) -> str:
     return t.strip()
 
 
+# An address may end in the country's name or its ISO code: "Rotterdam, Nederland" = "Rotterdam, NL".
+_COUNTRIES = {
+    "de": ("germany", "deutschland", "allemagne", "alemania", "duitsland"),
+    "fr": ("france", "frankreich", "francia", "frankrijk"),
+    "es": ("spain", "spanien", "espagne", "espana", "spanje"),
+    "nl": ("netherlands", "the netherlands", "nederland", "niederlande", "pays bas", "paises bajos"),
+    "be": ("belgium", "belgien", "belgique", "belgica", "belgie"),
+    "at": ("austria", "osterreich", "autriche"),
+    "ch": ("switzerland", "schweiz", "suisse", "suiza", "svizzera"),
+    "it": ("italy", "italien", "italie", "italia"),
+    "gb": ("united kingdom", "great britain", "vereinigtes konigreich", "royaume uni", "reino unido"),
+    "ie": ("ireland", "irland", "irlande", "irlanda"),
+    "lu": ("luxembourg", "luxemburg"),
+    "us": ("united states", "united states of america", "usa", "vereinigte staaten", "etats unis", "estados unidos"),
+}
+_COUNTRY_NAMES = {name: code for code, names in _COUNTRIES.items() for name in names}
+
+
+def norm_address(value: str) -> str:
+    t = norm_text(value)
+    for name in sorted(_COUNTRY_NAMES, key=len, reverse=True):
+        if t.endswith(" " + name):
+            return t[: -len(name)] + _COUNTRY_NAMES[name]
+    return t
+
+
 def norm_id(value: str) -> str:
     return re.sub(r"[\s.\-]", "", str(value)).upper()
 
@@ -86,6 +112,8 @@ def same_value(field: str, expected: Any, got: Any) -> bool:
         return norm_id(expected) == norm_id(got)
     if field in REF_FIELDS:
         return norm_ref(expected) == norm_ref(got)
+    if field.endswith("_address"):
+        return norm_address(str(expected)) == norm_address(str(got))
     if field == "currency":
         return str(expected).upper() == str(got).upper()
     return norm_text(str(expected)) == norm_text(str(got))
