@@ -54,8 +54,9 @@ class Party:
 
 # A company registration number printed with the name: "(123456-X)", "JM0292487-D", "(LLP0007299-LGN)".
 _REG = (
-    r"(?:(?:co(?:mpany)?\.?\s*)?(?:reg(?:istration)?\.?\s*)?(?:no\.?\s*)?:?\s*)?"
+    r"(?:(?:(?:co(?:mpany)?\.?\s*)?(?:reg(?:istration)?\.?\s*)?(?:no\.?\s*)?:?\s*)?"
     r"[A-Z]{0,4}\d[\d ]{2,12}\s?-\s?[A-Z0-9]{1,3}"
+    r"|(?:co|reg)\.?\s*no\.?\s*[:.]?\s*\d{4,12}\s?-?\s?[A-Z])"  # "Co.no.639240 H"
 )
 _REG_NO = re.compile(rf"\s*(?:[\[({{]?\s*{_REG}\b.*|\(\d{{5,12}}\)\W*)$", re.IGNORECASE)
 _REG_ONLY = re.compile(rf"[\[({{]?\s*{_REG}\s*[\])}}]?[.:,]?", re.IGNORECASE)
@@ -160,7 +161,7 @@ def party_from_block(view: DocView, role: str, rows: list[tuple[Row, Segment]], 
         text = s.text.strip()
         if _REG_ONLY.fullmatch(text) or _DATE_TIME_LINE.match(text) or _FILLER.match(text):
             continue  # the registration number under a company name, a printed date: not the address
-        if (_CONTACT.search(text) and not _looks_like_address(text)) or _PHONE_LINE.match(text) or _is_title(text):
+        if (_CONTACT.search(text) and not _looks_like_address(text)) or _is_phone(text) or _is_title(text):
             break
         addr.append((r, Segment(_strip_reg_prefix(s.words))))
         if len(addr) >= 5:
@@ -170,6 +171,16 @@ def party_from_block(view: DocView, role: str, rows: list[tuple[Row, Segment]], 
         text = canonical_address([s.text for _, s in addr])
         party.address = _cand(view, f"{role}_address", text, addr[0][0], words, 0.7, source)
     return party
+
+
+_PHONE = re.compile(r"\d{2,4}\s*[-/]\s*\d{3,4}\s*\d{3,5}")
+
+
+def _is_phone(text: str) -> bool:
+    """A telephone line, even with OCR debris around the number ("O: :- 03 - 788007 21")."""
+    digits = sum(c.isdigit() for c in text)
+    letters = sum(c.isalpha() for c in text)
+    return bool(_PHONE_LINE.match(text) or (_PHONE.search(text) and digits >= 8 and letters <= 3))
 
 
 def _strip_reg_prefix(words: list[Word]) -> list[Word]:
