@@ -94,28 +94,23 @@ def _line_items(data: dict[str, Any]) -> Iterator[Issue]:
         )
 
 
+def _column_total(rows: list[dict[str, Any]], column: str) -> Decimal | None:
+    """The sum of one column of the tax breakdown; None when a row lacks it."""
+    values = [_dec(r.get(column)) for r in rows]
+    return sum((v for v in values if v is not None), Decimal(0)) if rows and None not in values else None
+
+
 def _tax_breakdown(data: dict[str, Any]) -> Iterator[Issue]:
     rows = data.get("tax_breakdown") or []
-    tax = _dec(data.get("tax_amount"))
-    amounts = [_dec(r.get("tax_amount")) for r in rows]
-    if rows and tax is not None and all(a is not None for a in amounts):
-        subtotal = sum(a for a in amounts if a is not None)
-        if abs(subtotal - tax) > CENT * len(rows):
-            yield _err(
-                "tax_breakdown_mismatch",
-                f"the tax breakdown adds up to {subtotal}, the tax amount reads {tax}",
-                "tax_breakdown",
-            )
-    bases = [_dec(r.get("basis_amount")) for r in rows]
-    net = _dec(data.get("net_amount"))
-    if rows and net is not None and all(b is not None for b in bases):
-        basis_total = sum(b for b in bases if b is not None)
-        if abs(basis_total - net) > CENT * len(rows):
-            yield _err(
-                "tax_basis_mismatch",
-                f"the tax breakdown's bases add up to {basis_total}, the net amount reads {net}",
-                "tax_breakdown",
-            )
+    tolerance = CENT * len(rows)
+    tax, subtotal = _dec(data.get("tax_amount")), _column_total(rows, "tax_amount")
+    if tax is not None and subtotal is not None and abs(subtotal - tax) > tolerance:
+        message = f"the tax breakdown adds up to {subtotal}, the tax amount reads {tax}"
+        yield _err("tax_breakdown_mismatch", message, "tax_breakdown")
+    net, bases = _dec(data.get("net_amount")), _column_total(rows, "basis_amount")
+    if net is not None and bases is not None and abs(bases - net) > tolerance:
+        message = f"the tax breakdown's bases add up to {bases}, the net amount reads {net}"
+        yield _err("tax_basis_mismatch", message, "tax_breakdown")
     for i, row in enumerate(rows):
         yield from _rate_times_basis(row, f"tax_breakdown[{i}].tax_amount", f"VAT row {i + 1}")
     if not rows and data.get("vat_rate") not in (None, ""):
