@@ -99,7 +99,7 @@ def process_document(row_id: int, workspace: str, config: Config, max_tries: int
     create_markdown_artifact(
         document_markdown(outcome, stored), key=artifact_key(outcome, stored), description=outcome.name
     )
-    message = f"{outcome.name}: {outcome.reason if outcome.failed else outcome.status or outcome.state}"
+    message = f"{outcome.name}: {outcome.reason if outcome.reason else outcome.status}"
     return Failed(message=message) if outcome.failed else Completed(message=message)
 
 

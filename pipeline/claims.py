@@ -15,9 +15,10 @@ import contextlib
 import hashlib
 import os
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 
-from .intake import Workspace, free_path, move_to
+from .intake import ERROR_SUFFIX, Workspace, free_path, move_to
 from .journal import CLAIMING, FAILED, FINISHING, QUEUED, IntakeRow, Journal
 from .record import complete, decide_and_complete
 from .store import Store
@@ -141,6 +142,35 @@ def recover_processing(ws: Workspace, store: Store, journal: Journal) -> list[In
         row = journal.begin(name=path.name, folder="", kind=FILE, path=_rel(path, ws), target=_rel(path, ws))
         hash_claimed(row, ws, store, journal)
     return journal.rows([QUEUED])
+
+
+def send_back(path: Path, ws: Workspace, journal: Journal) -> Path:
+    """A failed file back into intake/ (the sub-folder it came from), for another try after a fix.
+
+    Its error note is kept under failed/retried/. The journal row records the destination before
+    the move and is closed (`retried`) after it; the watcher claims the file as a new arrival.
+    """
+    row = journal.last_in_path(_rel(path, ws))
+    if row is not None and row.state != FAILED:
+        row = None
+    target = free_path(ws.intake / (row.folder if row else ""), row.name if row else path.name, secrets.token_hex(4))
+    if row is not None:
+        journal.retarget(row.id, _rel(target, ws))
+    move_to(path, target)
+    note = Path(f"{path}{ERROR_SUFFIX}")
+    if note.exists():
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        move_to(note, free_path(ws.failed / "retried", note.name, stamp))
+    if row is not None:
+        journal.retried(row.id, _rel(target, ws))
+    return target
+
+
+def finish_send_backs(ws: Workspace, journal: Journal) -> None:
+    """Send-backs cut short after the move: close their rows."""
+    for row in journal.rows([FAILED]):
+        if row.target and os.path.lexists(ws.root / row.target) and not os.path.lexists(ws.root / row.path):
+            journal.retried(row.id, row.target)
 
 
 def file_sha256(path: Path) -> str:

@@ -125,8 +125,9 @@ class Journal:
     def gone(self, row_id: int, reason: str) -> IntakeRow:
         return self._update(row_id, state=GONE, reason=reason, target=None)
 
-    def retried(self, row_id: int) -> IntakeRow:
-        return self._update(row_id, state=RETRIED)
+    def retried(self, row_id: int, path: str) -> IntakeRow:
+        """Sent back to intake/ (now at `path`) by `ledgerlens retry`; a new row follows its next claim."""
+        return self._update(row_id, state=RETRIED, path=path, target=None)
 
     # ------------------------------------------------------------------ queries
 
@@ -144,6 +145,22 @@ class Journal:
     def counts(self) -> dict[str, int]:
         with self.store.session() as s:
             return dict(s.execute(select(IntakeRow.state, func.count()).group_by(IntakeRow.state)).tuples().all())
+
+    def settled_since(self, since: datetime) -> list[IntakeRow]:
+        """Rows that reached done, failed or duplicate at or after `since`, oldest first."""
+        with self.store.session() as s:
+            q = select(IntakeRow).where(IntakeRow.state.in_(OUTCOMES), IntakeRow.updated_at >= since)
+            return list(s.scalars(q.order_by(IntakeRow.updated_at, IntakeRow.id)))
+
+    def failures(self, limit: int = 10) -> list[IntakeRow]:
+        """The most recent failures, newest first."""
+        with self.store.session() as s:
+            q = (
+                select(IntakeRow)
+                .where(IntakeRow.state == FAILED)
+                .order_by(IntakeRow.updated_at.desc(), IntakeRow.id.desc())
+            )
+            return list(s.scalars(q.limit(limit)))
 
     def last_in_path(self, path: str) -> IntakeRow | None:
         """The newest row whose file is (or was put) at `path`."""

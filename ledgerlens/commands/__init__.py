@@ -11,6 +11,9 @@ from typing import Any
 COMMANDS = (
     "workspace",
     "process",
+    "watch",
+    "status",
+    "retry",
     "export",
     "review",
     "show",
