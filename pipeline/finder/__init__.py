@@ -25,6 +25,7 @@ from .amounts import (
     payment_candidates,
     rounding_adjustment,
     solve_totals,
+    tax_breakdown,
 )
 from .tables import is_card_statement, line_items, receipt_items, statement_transactions
 from .view import Candidate, DocView
@@ -146,10 +147,34 @@ def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str
         found.evidence["currency"] = FieldEvidence(cur[1], source=f"currency:{cur[2]}")
 
     items = line_items(view, dec) or (receipt_items(view, dec) if doc_type == "receipt" else [])
+    _tax_breakdown(view, found, dec, items)
     if items:
         found.data["line_items"] = [it.data for it in items]
         conf = min(it.confidence for it in items)
         found.evidence["line_items"] = FieldEvidence(conf, items[0].page + 1, None, "table", "")
+
+
+def _tax_breakdown(view: DocView, found: Found, dec: str | None, items: list) -> None:
+    """VAT per rate. A basis the page does not print beside the rate comes from the lines at that
+    rate, or, with a single rate, from the net amount."""
+    entries = tax_breakdown(view, dec)
+    if not entries:
+        return
+    rows = []
+    for e in entries:
+        rate, basis, tax = e["rate"], e["basis"], e["tax"]
+        if basis is None:
+            at_rate = [it.data for it in items if it.data.get("tax_rate") and Decimal(it.data["tax_rate"]) == rate]
+            if at_rate and all("amount" in d for d in at_rate):
+                basis = sum((Decimal(d["amount"]) for d in at_rate), Decimal(0))
+            elif len(entries) == 1 and "net_amount" in found.data:
+                basis = Decimal(found.data["net_amount"])
+        row = {"rate": f"{rate:.2f}", "tax_amount": format_amount(tax)}  # type: ignore[arg-type]
+        if basis is not None:
+            row["basis_amount"] = format_amount(basis)
+        rows.append(row)
+    found.data["tax_breakdown"] = rows
+    found.evidence["tax_breakdown"] = FieldEvidence(0.7, source="tax rows")
 
 
 def _round_to_paid(totals: Totals, paid: Decimal | None, rounding: Decimal | None) -> None:

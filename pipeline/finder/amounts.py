@@ -8,13 +8,15 @@ due, cash - change = total.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import product
 
 from ..layout import Row
+from ..normalize import fold
 from .lexicon import NOT_TOTALS
-from .values import money_in, percent_in
+from .values import amounts_in, money_in, percent_in
 from .view import Candidate, DocView, Region, read_confidence
 
 AMOUNT_FIELDS = ("total_amount", "net_amount", "tax_amount", "amount_due", "prepaid_amount", "line_total_amount")
@@ -190,3 +192,60 @@ def _derive(chosen: dict[str, Candidate]) -> dict[str, Decimal]:
     elif total is not None and paid is not None and due is None:
         out["amount_due"] = total - paid
     return out
+
+
+_RATE = re.compile(r"(\d{1,2}(?:[.,]\d{1,3})?)\s?%")
+_BASIS_HEAD = re.compile(r"^(netto|net|basis|base|base ht|base tva|grondslag|basisbetrag|amount|amt|excl)")
+_TAX_HEAD = re.compile(r"^(steuer|tax|tva|vat|gst|mwst betrag|montant tva|btw|iva|cuota)")
+
+
+def tax_breakdown(view: DocView, decimal_sep: str | None) -> list[dict[str, Decimal | None]]:
+    """VAT per rate: "MwSt. 19 % auf 89,77   17,06", "VAT 20%   435.34", or a small table under
+    Rate | Net | Tax headings. Each entry: rate, basis (None when not printed), tax."""
+    out: dict[Decimal, dict[str, Decimal | None]] = {}
+    for row in view.rows:
+        hits = view.labels[id(row)]
+        if not any("tax_amount" in h.fields and h.strength("tax_amount") == 1.0 for h in hits):
+            continue
+        if any(h.fields & {"tax_summary", "vat_id"} - {"tax_amount"} and "tax_amount" not in h.fields for h in hits):
+            continue
+        m = _RATE.search(row.text)
+        if not m:
+            continue
+        rate = Decimal(m.group(1).replace(",", "."))
+        at = next((i for i, w in enumerate(row.words) if "%" in w.text), 0)  # amounts after the rate
+        found = [a for a in amounts_in(row.words[at + 1 :], decimal_sep=decimal_sep) if a.has_decimals]
+        if not found:
+            continue
+        basis = found[0].amount.value if len(found) >= 2 else None
+        out.setdefault(rate, {"rate": rate, "basis": basis, "tax": found[-1].amount.value})
+    if not out:
+        out = {e["rate"]: e for e in _breakdown_table(view, decimal_sep)}  # type: ignore[misc]
+    return list(out.values())
+
+
+def _breakdown_table(view: DocView, decimal_sep: str | None) -> list[dict[str, Decimal | None]]:
+    for lay in view.layouts:
+        for i, row in enumerate(lay.rows):
+            heads = [fold(seg.text).strip(" .:") for seg in row.segments]
+            basis_col = next((k for k, h in enumerate(heads) if _BASIS_HEAD.match(h)), None)
+            tax_col = next((k for k, h in enumerate(heads) if _TAX_HEAD.match(h) and k != basis_col), None)
+            if basis_col is None or tax_col is None:
+                continue
+            centres = [(seg.x0 + seg.x1) / 2 for seg in row.segments]
+            entries = []
+            for below in lay.rows[i + 1 : i + 8]:
+                m = _RATE.search(below.text)
+                found = [a for a in amounts_in(below.words, decimal_sep=decimal_sep) if a.has_decimals]
+                if not m or len(found) < 2:
+                    break
+                rate = Decimal(m.group(1).replace(",", "."))
+                by_col: dict[int, Decimal] = {}
+                for a in found:
+                    x = (a.words[0].x0 + a.words[-1].x1) / 2
+                    by_col[min(range(len(centres)), key=lambda k, x=x: abs(centres[k] - x))] = a.amount.value
+                if basis_col in by_col and tax_col in by_col:
+                    entries.append({"rate": rate, "basis": by_col[basis_col], "tax": by_col[tax_col]})
+            if entries:
+                return entries
+    return []
