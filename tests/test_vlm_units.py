@@ -309,10 +309,10 @@ def test_doctor_falls_back_to_ocr_when_ram_is_short() -> None:
 @pytest.mark.parametrize(
     ("free_gb", "model", "quant"),
     [
-        (80.0, "qwen3-vl-8b", "none"),
-        (16.0, "qwen3-vl-8b", "8bit"),
-        (8.0, "qwen3-vl-8b", "4bit"),
-        (4.0, "qwen2-vl-2b", "4bit"),
+        (80.0, "qwen2.5-vl-7b", "none"),
+        (16.0, "qwen2.5-vl-7b", "8bit"),
+        (8.0, "qwen2.5-vl-7b", "4bit"),
+        (4.0, "qwen2-vl-2b", "4bit"),  # qwen2.5-vl-3b would fit, but its license is non-commercial
     ],
 )
 def test_doctor_picks_the_largest_model_that_fits_the_free_vram(free_gb, model, quant) -> None:

@@ -107,6 +107,7 @@ class AdapterSet:
                     model = self._load_one(base_model, model, adapter)
             except (ValueError, KeyError, RuntimeError, OSError) as e:
                 raise ConfigError(f"LoRA adapter {adapter.path} does not fit this model: {e}") from e
+        assert model is not None  # _attach runs only when there is an adapter
         model.eval()
         return model
 

@@ -130,23 +130,25 @@ def recommend(machine: Machine, registry: Registry) -> Recommendation:
 
 
 def _recommendable(entry: ModelEntry) -> bool:
-    """Never recommended unasked: models that run code from their folder, or whose license forbids
-    commercial use (books are a business)."""
-    return not entry.trust_remote_code and "non-commercial" not in entry.license.lower()
+    """Never recommended unasked: families the tests do not load, models that run code from their
+    folder, or whose license forbids commercial use (books are a business)."""
+    return entry.tested and not entry.trust_remote_code and "non-commercial" not in entry.license.lower()
 
 
 def _largest_fit(registry: Registry, budget_gb: float) -> tuple[ModelEntry, str] | None:
-    best: tuple[float, int, ModelEntry, str] | None = None
-    for entry in registry.models.values():
+    """Most parameters, then the highest precision; on a tie an instruction model, then the later
+    (newer) registry entry."""
+    best: tuple[tuple[float, int, bool, int], ModelEntry, str] | None = None
+    for order, entry in enumerate(registry.models.values()):
         if not _recommendable(entry):
             continue
         for rank, precision in enumerate(("fp16", "int8", "int4")):
             if registry.vram_gb(entry)[precision] <= budget_gb:
-                key = (entry.params_b, -rank)
-                if best is None or key > (best[0], best[1]):
-                    best = (entry.params_b, -rank, entry, precision)
+                key = (entry.params_b, -rank, entry.prompt == "extract-v1", order)
+                if best is None or key > best[0]:
+                    best = (key, entry, precision)
                 break
-    return (best[2], best[3]) if best else None
+    return (best[1], best[2]) if best else None
 
 
 def _cpu_recommendation(machine: Machine, registry: Registry) -> Recommendation:

@@ -55,12 +55,14 @@ def pick_device(requested: str) -> str:
     return "cuda:0" if requested == "cuda" else requested
 
 
-def pick_dtype(requested: str, device: str) -> Any:
+def pick_dtype(requested: str, device: str, quant: str = "none") -> Any:
     import torch
 
     if requested == "auto":
         if device == "cpu":
             return torch.float32  # bf16 matmuls run ~5x slower than fp32 on CPUs without native bf16
+        if quant == "8bit":
+            return torch.float16  # bitsandbytes' int8 matmul computes in fp16 (it casts bf16 inputs)
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return getattr(torch, requested)
 
@@ -83,8 +85,7 @@ def load_processor(resolved: ResolvedModel, options: TransformersOptions, trust:
         if resolved.family in QWEN_PROCESSORS:
             kwargs["size"] = {"shortest_edge": options.min_pixels, "longest_edge": options.max_pixels}
             image_only = image_only_class(resolved.family)  # registered, so folders saved with it resolve
-            cls = AutoProcessor if torchvision_works() else image_only
-            processor = cls.from_pretrained(str(resolved.path), **kwargs)
+            processor = _qwen_processor(resolved, image_only, kwargs)
         else:
             processor = AutoProcessor.from_pretrained(str(resolved.path), **kwargs)
     except (OSError, ValueError, ImportError) as e:
@@ -109,6 +110,19 @@ def require_extra() -> None:
         )
 
 
+def _qwen_processor(resolved: ResolvedModel, image_only: Any, kwargs: dict[str, Any]) -> Any:
+    """The stock processor where torchvision works and the folder has what its video half needs;
+    else the image-only one (pages are images: nothing is lost)."""
+    from transformers import AutoProcessor
+
+    if torchvision_works():
+        try:
+            return AutoProcessor.from_pretrained(str(resolved.path), **kwargs)
+        except (OSError, ValueError):
+            pass  # e.g. no video_preprocessor_config.json: fall back to images only
+    return image_only.from_pretrained(str(resolved.path), **kwargs)
+
+
 def load(resolved: ResolvedModel, options: TransformersOptions) -> LoadedModel:
     require_extra()
     import torch
@@ -117,7 +131,7 @@ def load(resolved: ResolvedModel, options: TransformersOptions) -> LoadedModel:
     started = time.perf_counter()
     device = pick_device(options.device)
     check_device(options.quantization, device)
-    dtype = pick_dtype(options.dtype, device)
+    dtype = pick_dtype(options.dtype, device, options.quantization)
     trust = resolved.trust_remote_code or options.trust_remote_code
     if trust and not (resolved.path / "config.json").is_file():
         raise ConfigError(f"{resolved.path} has no config.json")

@@ -17,7 +17,8 @@ from typing import Any
 from ..errors import ConfigError
 
 # Modules kept in full precision under bitsandbytes: the vision tower (small, sensitive) and the head.
-BNB_SKIP = ["visual", "vision_tower", "vision_embed_tokens", "lm_head"]
+# transformers 5 matches these from the start of the module name, as regexes, on module boundaries.
+BNB_SKIP = [r".*visual", r".*vision_tower", r".*vision_embed_tokens", "lm_head"]
 
 
 @dataclass(frozen=True)

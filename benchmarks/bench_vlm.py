@@ -1,0 +1,262 @@
+"""`make bench-vlm`: the transformers engine on this CPU with a full-size Qwen2-VL-2B architecture.
+
+No weights are needed or fetched: the model is built from Qwen2-VL-2B-Instruct's published
+dimensions with random weights (same compute per token as the real model). The real Qwen tokenizer
+is not available offline either, so a synthetic byte-level BPE vocabulary of the same size
+(151,643 tokens + Qwen's special tokens) stands in: the grammar's per-token mask work depends on
+the vocabulary's size and shape, not on the weights.
+
+Measured on one A4 invoice page (generated, rasterized at 200 DPI, resized to max_pixels):
+preprocess, time to first token (vision encoder + prefill), decode tokens/s unconstrained and
+constrained (llguidance), the grammar's own time per token, RSS, and the quantization report;
+for fp32, then int8 (dynamic, the engine's CPU quantizer). s/page = preprocess + TTFT +
+OUTPUT_TOKENS / decode rate, as in ../shared/notes/stack-findings.md.
+
+    python benchmarks/bench_vlm.py [--max-pixels N] [--decode-tokens N] [--out build/bench-vlm.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the tiny-model chat template and fixture generator
+
+OUTPUT_TOKENS = 300  # a typical invoice's JSON answer
+QWEN_REGULAR_TOKENS = 151_643
+
+TEXT = dict(
+    vocab_size=151_936, hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
+    num_key_value_heads=2, max_position_embeddings=32_768, rms_norm_eps=1e-6, tie_word_embeddings=True,
+    rope_parameters={"rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": [16, 24, 24]},
+)  # fmt: skip
+VISION = dict(
+    depth=32, embed_dim=1280, hidden_size=1536, num_heads=16, mlp_ratio=4, patch_size=14, spatial_merge_size=2,
+    temporal_patch_size=2, in_channels=3,
+)  # fmt: skip
+
+
+def synthetic_tokenizer() -> Any:
+    """A byte-level BPE with Qwen's vocabulary size: merges of random pairs of existing tokens,
+    biased towards short ones, like a real vocabulary's long tail."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+    from vlm_models import SPECIALS
+
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    vocab = {ch: i for i, ch in enumerate(sorted(alphabet))}
+    tokens = list(vocab)
+    letters = [t for t in tokens if t.isalnum() or t == "Ġ"]
+    merges = []
+    rng = random.Random(0)
+    while len(vocab) < QWEN_REGULAR_TOKENS:
+        a = rng.choice(letters if rng.random() < 0.7 else tokens[: max(300, len(tokens) // 4)])
+        b = rng.choice(letters if rng.random() < 0.8 else tokens[: max(300, len(tokens) // 8)])
+        if len(a) + len(b) > 16 or a + b in vocab:
+            continue
+        vocab[a + b] = len(vocab)
+        tokens.append(a + b)
+        merges.append((a, b))
+    model = models.BPE(vocab=vocab, merges=merges)
+    tok = Tokenizer(model)
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(SPECIALS)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", model_max_length=32_768
+    )
+
+
+def build_model(tok: Any) -> Any:
+    import torch
+    from transformers import AutoModelForImageTextToText, Qwen2VLConfig
+
+    ids = {t: tok.convert_tokens_to_ids(t) for t in ("<|endoftext|>", "<|im_end|>", "<|image_pad|>", "<|video_pad|>")}
+    assert ids["<|endoftext|>"] == QWEN_REGULAR_TOKENS, ids
+    config = Qwen2VLConfig(
+        text_config={**TEXT, "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"]},
+        vision_config=VISION,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=tok.convert_tokens_to_ids("<|vision_start|>"),
+        vision_end_token_id=tok.convert_tokens_to_ids("<|vision_end|>"),
+    )
+    torch.manual_seed(0)
+    model = AutoModelForImageTextToText.from_config(config, dtype=torch.float32).eval()
+    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    return model
+
+
+def invoice_page(folder: Path) -> Any:
+    from fixtures.generate import generate
+    from ledgerlens.pipeline.config import PipelineOptions
+    from ledgerlens.pipeline.load import load_document
+    from ledgerlens.pipeline.rasterize import rasterize
+
+    generate(folder, seed=0, scans=False, only=["invoice_en_gb"])
+    opts = PipelineOptions()
+    doc = rasterize(load_document(folder / "invoice_en_gb.pdf", opts), opts, folder / "pages", all_pages=True)
+    return doc.pages[0]
+
+
+def rss_gb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 2**20, 2)
+    return 0.0
+
+
+class Timed:
+    """Wraps a logits processor and adds up the time spent in it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.seconds, self.calls = inner, 0.0, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return self.inner(input_ids, scores)
+        finally:
+            self.seconds += time.perf_counter() - start
+            self.calls += 1
+
+
+def measure(variant: str, gen: Any, conversation: Any, image: Any, schema: dict[str, Any], n: int) -> dict[str, Any]:
+    import torch
+    from ledgerlens.pipeline.vlm.decode import parse_json
+
+    t0 = time.perf_counter()
+    inputs = gen.prepare(conversation, [image])
+    preprocess = time.perf_counter() - t0
+    visual = int((inputs["input_ids"] == gen.loaded.model.config.image_token_id).sum())
+    kwargs = dict(max_new_tokens=1, do_sample=False, eos_token_id=gen.eos_ids, pad_token_id=gen.pad_id)
+    with torch.inference_mode():
+        t0 = time.perf_counter()
+        gen.loaded.model.generate(**inputs, **kwargs)
+        ttft = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        gen.loaded.model.generate(**inputs, **{**kwargs, "max_new_tokens": n, "min_new_tokens": n})
+        free_s = time.perf_counter() - t0
+    free_rate = (n - 1) / max(free_s - ttft, 1e-6)
+    # Constrained: sampling (random weights under greedy often close the JSON at once); the budget
+    # guard ends it within n tokens.
+    gen.options = gen.options.__class__(**{**vars(gen.options), "max_new_tokens": n, "temperature": 1.0})
+    original = gen.grammar.processor
+    timed: list[Timed] = []
+    gen.grammar.processor = lambda *a: timed.append(Timed(original(*a))) or timed[-1]  # type: ignore[method-assign]
+    gen.seed(0)
+    result = gen.generate(inputs, schema)
+    gen.grammar.processor = original  # type: ignore[method-assign]
+    decode_s = max(result.seconds - ttft, 1e-6)
+    constrained_rate = max(result.new_tokens - 1, 1) / decode_s
+    grammar_ms = 1000 * timed[0].seconds / max(timed[0].calls, 1)
+    return {
+        "variant": variant,
+        "visual_tokens": visual,
+        "prompt_tokens": int(inputs["input_ids"].shape[1]),
+        "preprocess_s": round(preprocess, 2),
+        "ttft_s": round(ttft, 1),
+        "decode_tok_s": round(free_rate, 2),
+        "constrained_decode_tok_s": round(constrained_rate, 2),
+        "constrained_new_tokens": result.new_tokens,
+        "constrained_valid_json": parse_json(result.text)[1] is None,
+        "grammar_ms_per_token": round(grammar_ms, 2),
+        "s_per_page": round(preprocess + ttft + OUTPUT_TOKENS / free_rate, 1),
+        "s_per_page_constrained": round(preprocess + ttft + OUTPUT_TOKENS / constrained_rate, 1),
+        "rss_gb": rss_gb(),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--max-pixels", type=int, default=512 * 28 * 28)
+    parser.add_argument("--decode-tokens", type=int, default=32)
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench-vlm.json")
+    args = parser.parse_args()
+
+    import torch
+    from ledgerlens.pipeline.engines.transformers import DEFAULT_PROMPT
+    from ledgerlens.pipeline.pool import physical_cores
+    from ledgerlens.pipeline.schemas import load_schemas
+    from ledgerlens.pipeline.vlm.constrain import model_schema
+    from ledgerlens.pipeline.vlm.generate import Generator
+    from ledgerlens.pipeline.vlm.images import page_image
+    from ledgerlens.pipeline.vlm.loading import LoadedModel
+    from ledgerlens.pipeline.vlm.options import TransformersOptions
+    from ledgerlens.pipeline.vlm.processors import image_only_class
+    from ledgerlens.pipeline.vlm.prompts import load_prompt, start
+    from ledgerlens.pipeline.vlm.quantize import quantize_dynamic_int8
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    from vlm_models import CHAT_TEMPLATE
+
+    threads = physical_cores()
+    torch.set_num_threads(threads)
+    report: dict[str, Any] = {"threads": threads, "max_pixels": args.max_pixels, "output_tokens": OUTPUT_TOKENS}
+    t0 = time.perf_counter()
+    tok = synthetic_tokenizer()
+    report["tokenizer_s"] = round(time.perf_counter() - t0, 1)
+    t0 = time.perf_counter()
+    model = build_model(tok)
+    report["build_s"] = round(time.perf_counter() - t0, 1)
+    report["params_b"] = round(sum(p.numel() for p in model.parameters()) / 1e9, 3)
+    print(f"built Qwen2-VL-2B architecture: {report['params_b']} B params in {report['build_s']} s", flush=True)
+
+    improc = Qwen2VLImageProcessorPil(size={"shortest_edge": 56 * 56, "longest_edge": args.max_pixels})
+    processor = image_only_class("qwen2_vl")(image_processor=improc, tokenizer=tok, chat_template=CHAT_TEMPLATE)
+    options = TransformersOptions(max_pixels=args.max_pixels, threads=threads)
+    schema = load_schemas()["invoice"]
+    grammar_schema = model_schema(schema.bundled())
+    conversation = start(load_prompt(DEFAULT_PROMPT), "qwen2_vl", schema, 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        image = page_image(invoice_page(Path(tmp)), 28, options.min_pixels, options.max_pixels)
+    gen = Generator(LoadedModel(model, processor, "cpu", "float32", "none", 0.0), options)
+    t0 = time.perf_counter()
+    gen.grammar.grammar(grammar_schema)
+    report["grammar_setup_s"] = round(time.perf_counter() - t0, 2)  # tokenizer tables + schema compile, once
+
+    results = []
+    for variant in ("fp32", "int8"):
+        if variant == "int8":
+            t0 = time.perf_counter()
+            quantize_dynamic_int8(model)
+            gen.loaded.quant = "int8"
+            report["quantize_s"] = round(time.perf_counter() - t0, 1)
+            gc.collect()
+        gen.loaded._report = None
+        row = measure(variant, gen, conversation, image, grammar_schema, args.decode_tokens)
+        row["quantization"] = gen.loaded.quant_report().to_dict()
+        print(json.dumps(row), flush=True)
+        results.append(row)
+    report["results"] = results
+    fp32, int8 = results
+    report["summary"] = {
+        "s_per_page": {"fp32": fp32["s_per_page"], "int8": int8["s_per_page"]},
+        "decode_tok_s": {"fp32": fp32["decode_tok_s"], "int8": int8["decode_tok_s"]},
+        "constrained_overhead_pct": {
+            r["variant"]: round(100 * (r["decode_tok_s"] / r["constrained_decode_tok_s"] - 1), 1) for r in results
+        },
+        "grammar_ms_per_token": {r["variant"]: r["grammar_ms_per_token"] for r in results},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(json.dumps(report["summary"], indent=2))
+    print(f"report: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
