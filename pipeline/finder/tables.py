@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from ..layout import Row
@@ -34,7 +35,7 @@ COLUMN_WORDS: list[tuple[str, tuple[str, ...]]] = [
     ("amount", ("amount", "total", "line total", "betrag", "gesamt", "gesamtpreis", "importe", "montant",
                 "nettobetrag", "bruttobetrag", "positionsbetrag", "betrag netto", "montant ht", "total ht",
                 "total ht", "bedrag", "zeilenbetrag", "net amount", "subtotal", "importe total",
-                "totaal", "importo", "summe", "value", "price incl")),
+                "totaal", "importo", "summe", "value", "price incl", "prijs incl", "bedrag excl", "bedrag incl")),
     ("unit", ("unit", "einheit", "unidad", "unite", "uom", "eh")),
     ("tax", ("vat", "tax", "mwst", "iva", "tva", "btw", "taxes", "ust", "gst", "steuersatz", "ust-satz",
              "mwst-satz", "taux", "tipo iva", "vat %", "tax %")),
@@ -71,12 +72,46 @@ class Column:
         return self.x0 - slack <= (w.x0 + w.x1) / 2 <= self.x1 + slack
 
 
+@cache
+def _phrases() -> dict[str, str]:
+    """Heading phrase (folded) -> column class; the first class listing a phrase wins."""
+    out: dict[str, str] = {}
+    for cls, words in COLUMN_WORDS:
+        for w in words:
+            out.setdefault(fold(w).strip(" .:"), cls)
+    return out
+
+
+def _heading_columns(seg_words: list[Word]) -> list[Column]:
+    """Columns in one header cell, word by word: "Aantal Prijs per stuk" holds two headings."""
+    phrases = _phrases()
+    cols: list[Column] = []
+    i = 0
+    while i < len(seg_words):
+        for n in (3, 2, 1):
+            chunk = seg_words[i : i + n]
+            key = fold(" ".join(w.text for w in chunk)).strip(" .:")
+            if len(chunk) == n and key in phrases:
+                cols.append(Column(phrases[key], chunk[0].x0, chunk[-1].x1))
+                i += n
+                break
+        else:
+            if cols:  # an unmatched word ("per stuk") belongs to the heading before it
+                cols[-1].x1 = seg_words[i].x1
+            i += 1
+    return cols
+
+
 def table_header(row: Row) -> list[Column] | None:
-    cols = []
+    cols: list[Column] = []
     for seg in row.segments:
-        cls = _classify(seg.text)
-        if cls and not any(c.cls == cls for c in cols):
-            cols.append(Column(cls, seg.x0, seg.x1))
+        found = _heading_columns(seg.words)
+        if not found:
+            cls = _classify(seg.text)
+            found = [Column(cls, seg.x0, seg.x1)] if cls else []
+        for col in found:
+            if not any(c.cls == col.cls for c in cols):
+                cols.append(col)
     kinds = {c.cls for c in cols}
     if len(cols) >= 3 or (len(cols) == 2 and "description" in kinds and kinds & {"amount", "unit_price"}):
         return cols
@@ -133,7 +168,7 @@ def line_items(view: DocView, decimal_sep: str | None) -> list[Item]:
             if _is_stop(view, row):
                 cols = None
                 continue
-            if row.text.lstrip().startswith(("-", "=", "*")) or any(
+            if row.text.lstrip().startswith(("--", "==", "**")) or any(
                 "net_amount" in h.fields for h in view.labels[id(row)]
             ):
                 continue  # "--- Food Products ---", "Subtotal $ 112.00": structure, not items

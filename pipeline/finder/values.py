@@ -164,5 +164,8 @@ def identifier_in(words: list[Word], *, max_words: int = 1) -> tuple[str, list[W
 
 
 def _glued(a: Word, b: Word) -> bool:
-    """Two OCR words that are really one: a gap under half a character height."""
+    """Two OCR words that are really one: a gap under half a character height. A text layer
+    spells its spaces out (confidence 1.0): its words are never glued."""
+    if a.conf >= 1.0 and b.conf >= 1.0:
+        return False
     return b.x0 - a.x1 < 0.5 * max(a.height, b.height) and b.x0 >= a.x0
