@@ -361,6 +361,9 @@ def _name_score(
     height = max(w.height for w in seg.words) / unit
     legal = 1.5 if ends_with_legal_form(text) else 0.0
     whole_row = 0.1 if len(seg.words) == len(r.words) else 0.0  # "THE | COPPER | KETTLE": all of it
+    below = block_below(view, r, seg, max_lines=3)
+    if any(_looks_like_address(s.text) for _, s in below):
+        whole_row += 0.6  # a name is followed by its address
     if rank > 0 and _looks_like_address(rows[rank - 1].text) and rows[rank].y0 - rows[rank - 1].y1 < 1.5 * unit:
         whole_row -= 1.0  # right under an address line: the address goes on ("DIAMOND SQUARE")
     score = upper + 0.5 * min(height, 2.0) + legal - 0.1 * rank + 0.3 * read_confidence(seg.words) + whole_row
