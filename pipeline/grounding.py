@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from .layout import _union  # the box around a run of words, as layout draws it
 from .normalize import find_dates, parse_amount
 from .types import Page, Word
 
@@ -122,12 +123,3 @@ def _lines(words: list[Word]) -> list[list[Word]]:
     for w in words:
         lines.setdefault(w.line, []).append(w)
     return [sorted(ws, key=lambda w: w.x0) for _, ws in sorted(lines.items())]
-
-
-def _union(words: list[Word]) -> tuple[float, float, float, float]:
-    return (
-        min(w.x0 for w in words),
-        min(w.y0 for w in words),
-        max(w.x1 for w in words),
-        max(w.y1 for w in words),
-    )

@@ -144,9 +144,27 @@ def test_a_folder_whose_processor_degrades_to_a_tokenizer_is_refused(tiny_models
 
 
 def test_a_registry_model_missing_from_the_cache_is_a_config_error_with_the_pull_command(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(ConfigError, match=r"ledgerlens models pull qwen2-vl-2b"):
         create_engine(Config(engine=EngineConfig(name="transformers", model="qwen2-vl-2b")))
+
+
+def test_a_registry_model_in_the_hf_cache_loads_offline_by_its_id(tiny_models, tmp_path, monkeypatch) -> None:
+    """The layout `models pull` (huggingface_hub) leaves: models--org--name/{refs/main, snapshots/<commit>/}."""
+    from huggingface_hub import constants
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "models--Qwen--Qwen2-VL-2B-Instruct"
+    shutil.copytree(tiny_models["qwen2_vl"], repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    engine = make_engine("qwen2-vl-2b")
+    info = engine.describe()
+    assert info["hub_id"] == "Qwen/Qwen2-VL-2B-Instruct" and info["model_path"].endswith(commit)
+    assert info["prompt_version"] == "extract-v1"  # the registry's default for the model
 
 
 def test_bitsandbytes_quantization_on_cpu_is_refused_with_the_cpu_alternative(tiny_models) -> None:
@@ -279,6 +297,13 @@ def test_out_of_memory_while_generating_is_a_transient_document_error_with_advic
         engine.extract(invoices["invoice_en_gb"], "invoice", invoice_schema)
     assert e.value.code == "out_of_memory" and e.value.transient
     assert "ledgerlens doctor" in e.value.hint
+
+
+def test_nuextract_prompt_version_reads_with_its_template(tiny_models, invoices, invoice_schema) -> None:
+    engine = make_engine(tiny_models["qwen2_5_vl"], prompt_version="nuextract-2")
+    out = engine.extract(invoices["invoice_en_gb"], "invoice", invoice_schema)
+    assert out.model_info["prompt_version"] == "nuextract-2"
+    assert invoice_schema.errors(out.data) == []
 
 
 def test_the_model_is_loaded_once_per_process(tiny_models) -> None:

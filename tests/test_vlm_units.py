@@ -51,7 +51,9 @@ def test_registry_lists_the_issue_models_with_license_and_vram() -> None:
 
 
 def test_a_missing_registry_model_names_the_cache_and_the_pull_command(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(ConfigError) as e:
         resolve_model("qwen2.5-vl-3b")
     message = str(e.value)
@@ -335,7 +337,10 @@ def test_models_list_shows_ids_licenses_and_vram(capsys) -> None:
 
 
 def test_models_pull_without_a_network_is_a_clear_error(capsys, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # `pull` lifts it for its own process; restored after the test
     assert main(["models", "pull", "qwen2-vl-2b"]) == 2
     err = capsys.readouterr().err
     assert "could not download Qwen/Qwen2-VL-2B-Instruct" in err and "internet" in err
@@ -364,3 +369,28 @@ def test_process_takes_engine_model_quant_and_adapter_flags(tmp_path: Path) -> N
     assert (engine.name, engine.model, engine.options["quantization"], engine.adapter) == (
         "transformers", "qwen2-vl-2b", "int8", str(adapter.resolve())
     )  # fmt: skip
+
+
+def test_the_engine_modules_import_without_torch_or_transformers() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import ledgerlens.pipeline.engines.transformers, ledgerlens.commands.models, ledgerlens.commands.doctor\n"
+        "print([m for m in ('torch', 'transformers', 'peft', 'llguidance') if m in sys.modules])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_without_the_vlm_extra_the_engine_says_what_to_install(monkeypatch) -> None:
+    import importlib.util
+
+    from ledgerlens.pipeline.vlm.loading import require_extra
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"needs torch: install the `vlm` extra"):
+        require_extra()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import cached_property
 from typing import Any
 
 # YYYY-MM-DD with day ranges per month; 29 February only in leap years (Gregorian rule).
@@ -108,21 +107,14 @@ class JsonLogitsProcessor:
         self.in_string = False  # inside a JSON string (key or value) after the tokens consumed so far
         self._escaped = False
 
-    @cached_property
-    def _bits(self) -> Any:
-        import torch
-
-        return torch.tensor([1 << i for i in range(8)], dtype=torch.uint8)
-
     def _allowed(self, n_scores: int) -> Any:
+        """One bool per logit: the grammar's byte-per-token mask (0 or 200), padded to the logits' width."""
         import torch
 
-        raw = torch.frombuffer(bytearray(self.matcher.compute_bitmask()), dtype=torch.uint8)
-        allowed = (raw.unsqueeze(1) & self._bits).ne(0).flatten()
-        out = torch.zeros(n_scores, dtype=torch.bool)
-        n = min(n_scores, allowed.numel(), self.g.vocab_size)
-        out[:n] = allowed[:n]
-        return out
+        allowed = torch.frombuffer(bytearray(self.matcher.compute_logit_bias()), dtype=torch.uint8).ne(0)
+        if allowed.numel() >= n_scores:
+            return allowed[:n_scores]
+        return torch.cat([allowed, allowed.new_zeros(n_scores - allowed.numel())])
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         new = input_ids[0, self.prompt_len :].tolist()
