@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from ledgerlens.cli import main
 from ledgerlens.pipeline.claims import claim, send_back
 from ledgerlens.pipeline.intake import Workspace, init_workspace, workspace_lock
 from ledgerlens.pipeline.jobs import run_document
@@ -17,6 +16,8 @@ from ledgerlens.pipeline.journal import FAILED, RETRIED, Journal
 from ledgerlens.pipeline.run import Context
 from ledgerlens.pipeline.store import Store
 from ledgerlens.pipeline.watcher import entry_for
+
+from ledgerlens.cli import main
 
 RECEIPT = "receipt_gb_cafe.pdf"
 
