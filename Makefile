@@ -10,7 +10,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 DEMO := build/demo
 
-.PHONY: install apt venv demo test test-fast lint ui eval eval-dev bench bench-vlm clean
+.PHONY: install apt apt-test venv demo test test-fast lint ui eval eval-dev bench bench-vlm clean
 
 install: apt venv
 
@@ -23,6 +23,20 @@ $(STAMPS)/apt:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
 	else \
 	  echo "Install Tesseract (eng, spa, deu, fra) and poppler-utils with your package manager."; exit 1; \
+	fi
+	@mkdir -p $(STAMPS) && touch $@
+
+# Headless Chromium for the browser tests (tests/test_browser.py); ledgerlens itself does not need it.
+TEST_APT_PACKAGES := chromium
+apt-test: $(STAMPS)/apt-test
+$(STAMPS)/apt-test:
+	@if dpkg -s $(TEST_APT_PACKAGES) >/dev/null 2>&1; then \
+	  echo "apt packages present: $(TEST_APT_PACKAGES)"; \
+	elif command -v apt-get >/dev/null; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(TEST_APT_PACKAGES); \
+	else \
+	  echo "Install Chromium (the browser tests drive it headless) with your package manager."; exit 1; \
 	fi
 	@mkdir -p $(STAMPS) && touch $@
 
@@ -45,7 +59,7 @@ demo: install
 	$(LL) export --to csv --workspace $(DEMO)
 	$(LL) export --to xlsx --workspace $(DEMO)
 
-test: install
+test: install apt-test
 	$(PY) -m pytest
 
 test-fast: install

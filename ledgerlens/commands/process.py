@@ -62,7 +62,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         ):
             label = f"{len(files)} document{'s' if len(files) != 1 else ''}"
             # A model engine loads its model once per worker process: one worker, one model in memory.
-            workers = 1 if ws.config().engine.name == "transformers" else 0
+            workers = args.workers or (1 if ws.config().engine.name == "transformers" else 0)
             process_documents([str(f) for f in files], str(ws.root), label=label, workers=workers)
     _drain_prefect_events()
     _print_results(ws, [f.name for f in files], con)
@@ -109,5 +109,6 @@ def _print_results(ws: Any, names: list[str] | None, con: Any) -> None:
 def register(sub: Any) -> None:
     s = sub.add_parser("process", help="process every file in an intake folder once (a Prefect flow)")
     s.add_argument("path", nargs="?", help="intake folder, a sub-folder or a file (default: this workspace's intake)")
+    s.add_argument("--workers", type=int, default=0, help="documents processed at once (default: physical cores)")
     add_engine_args(s)
     s.set_defaults(func=cmd_process)
