@@ -35,8 +35,8 @@ from typing import Any
 from ledgerlens.pipeline.claims import claim
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.intake import Workspace, init_workspace, list_inputs
+from ledgerlens.pipeline.intake_journal import Journal
 from ledgerlens.pipeline.jobs import run_document
-from ledgerlens.pipeline.journal import Journal
 from ledgerlens.pipeline.load import load_document
 from ledgerlens.pipeline.pool import physical_cores
 from ledgerlens.pipeline.run import Context, Runner

@@ -26,8 +26,8 @@ from ledgerlens.pipeline.claims import CLAIM_LOCK, PROCESS_LOCK, claim, recover_
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.intake import Workspace, lock_holder, workspace_lock
+from ledgerlens.pipeline.intake_journal import QUEUED, Journal
 from ledgerlens.pipeline.jobs import RETRY, Outcome, outcome_of, run_document
-from ledgerlens.pipeline.journal import QUEUED, Journal
 from ledgerlens.pipeline.pool import physical_cores
 from ledgerlens.pipeline.run import Context
 from ledgerlens.pipeline.store import Store

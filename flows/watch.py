@@ -27,7 +27,7 @@ from uuid import UUID
 from ledgerlens.pipeline.claims import CLAIM_LOCK, PROCESS_LOCK, IntakePoller, recover_claims
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.intake import Workspace, lock_holder, workspace_lock
-from ledgerlens.pipeline.journal import FINISHING, QUEUED, IntakeRow, Journal
+from ledgerlens.pipeline.intake_journal import FINISHING, QUEUED, IntakeRow, Journal
 from ledgerlens.pipeline.store import Store
 from ledgerlens.pipeline.watcher import Stability
 from prefect import flow, get_run_logger

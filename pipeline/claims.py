@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .intake import ERROR_SUFFIX, Workspace, free_path, move_to
-from .journal import CLAIMING, FAILED, FINISHING, QUEUED, IntakeRow, Journal
+from .intake_journal import CLAIMING, FAILED, FINISHING, QUEUED, IntakeRow, Journal
 from .record import complete, decide_and_complete
 from .store import Store
 from .watcher import FILE, Entry, Stability, scan

@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import DocumentError
 from .intake import Workspace
-from .journal import DUPLICATE, FAILED, QUEUED, IntakeRow, Journal
+from .intake_journal import DUPLICATE, FAILED, QUEUED, IntakeRow, Journal
 from .record import finish_duplicate, finish_result
 from .run import Context, Runner, direct, failed_result, process_file
 from .store import Store

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from .intake import DUPLICATE_SUFFIX, Workspace, free_path, move_to, workspace_lock, write_error_record, write_note
-from .journal import DONE, DUPLICATE, FAILED, FINISHING, IntakeRow, Journal
+from .intake_journal import DONE, DUPLICATE, FAILED, FINISHING, IntakeRow, Journal
 from .store import Store, StoredDocument
 from .types import DocumentResult, Severity, Status
 

@@ -92,3 +92,15 @@ def api(url: str, path: str, body: dict[str, Any] | None = None) -> Any:
     req = urllib.request.Request(f"{url}{path}", data=data, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.load(r)
+
+
+def start_watch(ws: Path, url: str, home: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+    args = ["watch", str(ws), "--poll", "0.5", "--stable", "0.5", "--linger", "1", *extra]
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "ledgerlens.cli", *args],
+            env=env(url, home),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the runner's children go with it
+        )

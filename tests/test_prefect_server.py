@@ -8,15 +8,13 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect_server import api, env, prefect_server
+from prefect_server import api, prefect_server, start_watch
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -40,18 +38,6 @@ def _wait(condition: Any, timeout_s: float, what: str) -> Any:
             return value
         time.sleep(0.5)
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-
-
-def start_watch(ws: Path, url: str, home: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
-    args = ["watch", str(ws), "--poll", "0.5", "--stable", "0.5", "--linger", "1", *extra]
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "ledgerlens.cli", *args],
-            env=env(url, home),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the runner's children go with it
-        )
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from ledgerlens.pipeline import record as record_module
 from ledgerlens.pipeline.claims import claim, recover_claims, recover_processing
 from ledgerlens.pipeline.errors import DocumentError
 from ledgerlens.pipeline.intake import Workspace, init_workspace
+from ledgerlens.pipeline.intake_journal import DONE, DUPLICATE, FAILED, FINISHING, QUEUED, Journal
 from ledgerlens.pipeline.jobs import MAX_STARTS, RETRY, run_document
-from ledgerlens.pipeline.journal import DONE, DUPLICATE, FAILED, FINISHING, QUEUED, Journal
 from ledgerlens.pipeline.run import Context
 from ledgerlens.pipeline.store import Store
 from ledgerlens.pipeline.watcher import entry_for

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from ledgerlens.pipeline.claims import claim, send_back
 from ledgerlens.pipeline.intake import Workspace, init_workspace, workspace_lock
+from ledgerlens.pipeline.intake_journal import FAILED, RETRIED, Journal
 from ledgerlens.pipeline.jobs import run_document
-from ledgerlens.pipeline.journal import FAILED, RETRIED, Journal
 from ledgerlens.pipeline.run import Context
 from ledgerlens.pipeline.store import Store
 from ledgerlens.pipeline.watcher import entry_for

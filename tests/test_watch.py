@@ -18,7 +18,7 @@ import pytest
 from ledgerlens.pipeline import claims as claims_module
 from ledgerlens.pipeline.claims import IntakePoller, claim
 from ledgerlens.pipeline.intake import Workspace, init_workspace, workspace_lock
-from ledgerlens.pipeline.journal import FAILED, QUEUED, Journal
+from ledgerlens.pipeline.intake_journal import FAILED, QUEUED, Journal
 from ledgerlens.pipeline.store import Store
 from ledgerlens.pipeline.watcher import Stability, entry_for, folder_hints, scan
 

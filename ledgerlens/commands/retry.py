@@ -29,7 +29,7 @@ def _candidates(ws: Any, names: list[str]) -> list[Path]:
 
 def cmd_retry(args: argparse.Namespace) -> int:
     from ledgerlens.pipeline.claims import finish_send_backs, send_back
-    from ledgerlens.pipeline.journal import Journal
+    from ledgerlens.pipeline.intake_journal import Journal
 
     files = list(args.files)
     if args.workspace and not Path(args.workspace).is_dir():  # `retry scan.pdf` inside a workspace

@@ -12,7 +12,7 @@ from .common import console, open_store, workspace
 def status_of(ws: Any, failures: int) -> dict[str, Any]:
     from ledgerlens.pipeline.claims import CLAIM_LOCK
     from ledgerlens.pipeline.intake import lock_holder, workspace_lock
-    from ledgerlens.pipeline.journal import Journal
+    from ledgerlens.pipeline.intake_journal import Journal
     from ledgerlens.pipeline.watcher import scan
 
     store = open_store(ws)
