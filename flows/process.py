@@ -82,13 +82,7 @@ def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
     return isinstance(state.data, TransientFailure)
 
 
-@task(
-    name="document",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-    retry_condition_fn=retry_if_transient,
-    retry_delay_seconds=exponential_backoff(RETRY_BACKOFF_S),
-)
+@task(name="document", cache_policy=NO_CACHE, persist_result=False, retry_condition_fn=retry_if_transient)
 def process_document(row_id: int, workspace: str, config: Config, max_tries: int) -> State[Any]:
     """One queued document through the pipeline, its result stored, its file moved."""
     w = _worker(workspace, config)
@@ -154,6 +148,7 @@ def drain_queue(
     workers: int,
     max_tries: int = 3,
     linger_s: float = 0.0,
+    backoff_s: float = RETRY_BACKOFF_S,
 ) -> Summary:
     """Run every queued document, and those queued meanwhile until `linger_s` pass with none.
 
@@ -162,7 +157,7 @@ def drain_queue(
     with workspace_lock(ws, PROCESS_LOCK):
         recover_processing(ws, store, journal)
         with _task_runner(workers) as runner:
-            return _Dispatcher(runner, ws, store, journal, config, workers, max_tries).run(linger_s)
+            return _Dispatcher(runner, ws, store, journal, config, workers, max_tries, backoff_s).run(linger_s)
 
 
 @dataclass
@@ -174,6 +169,7 @@ class _Dispatcher:
     config: Config
     workers: int
     max_tries: int
+    backoff_s: float
 
     def run(self, linger_s: float) -> Summary:
         summary = Summary()
@@ -198,7 +194,12 @@ class _Dispatcher:
                 return
             if row.id in tried or row.sha256 in busy:
                 continue  # the same bytes run one at a time: the second copy then finds the first booked
-            task_ = process_document.with_options(task_run_name=row.name, retries=max(self.max_tries - 1, 0))
+            retries = max(self.max_tries - 1, 0)  # the delays as a list: Prefect expands a callable only once
+            task_ = process_document.with_options(
+                task_run_name=row.name,
+                retries=retries,
+                retry_delay_seconds=exponential_backoff(self.backoff_s)(retries),
+            )
             params = {"row_id": row.id, "workspace": str(self.ws.root), "config": self.config}
             in_flight[self.runner.submit(task_, {**params, "max_tries": self.max_tries})] = row.id
             tried.add(row.id)
@@ -226,7 +227,12 @@ def _first_done(futures: list[PrefectFuture[Any]]) -> list[PrefectFuture[Any]]:
 
 @flow(name="process-documents", flow_run_name="process {label}", validate_parameters=False)
 def process_documents(
-    paths: list[str], workspace: str, label: str = "documents", workers: int = 0, max_tries: int = 3
+    paths: list[str],
+    workspace: str,
+    label: str = "documents",
+    workers: int = 0,
+    max_tries: int = 3,
+    backoff_s: float = RETRY_BACKOFF_S,
 ) -> dict[str, int]:
     """Claim the given files (intake -> processing), then run everything queued in the workspace."""
     ws = Workspace(Path(workspace))
@@ -242,8 +248,10 @@ def process_documents(
                 )
             recover_claims(ws, store, journal)
             for raw in paths:
-                claim(entry_for(Path(raw), ws.intake), ws, store, journal)
-        summary = drain_queue(ws, store, journal, config, workers=workers or default_workers(), max_tries=max_tries)
+                if os.path.lexists(raw):  # not taken away since it was listed
+                    claim(entry_for(Path(raw), ws.intake), ws, store, journal)
+        workers = workers or default_workers()
+        summary = drain_queue(ws, store, journal, config, workers=workers, max_tries=max_tries, backoff_s=backoff_s)
     finally:
         store.close()
     return vars(summary)

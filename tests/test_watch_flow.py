@@ -1,0 +1,119 @@
+"""The processing flow's own behaviour on the ephemeral API: transient failures retried by Prefect
+with back-off (deterministic ones never), one task run per document, and `process` refusing a
+workspace that `watch` is serving."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ledgerlens.pipeline import jobs as jobs_module
+from ledgerlens.pipeline.errors import DocumentError
+from ledgerlens.pipeline.intake import Workspace, init_workspace, workspace_lock
+from ledgerlens.pipeline.intake_journal import Journal
+from ledgerlens.pipeline.store import Store
+
+pytestmark = pytest.mark.prefect
+
+RECEIPT = "receipt_gb_cafe.pdf"
+
+
+def _flaky(failures: int) -> Callable[..., Any]:
+    """process_file whose extract stage times out `failures` times, then works."""
+    real = jobs_module.process_file
+    calls = {"n": 0}
+
+    def process_file(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] > failures:
+            return real(*args, **kwargs)
+        inner = kwargs.pop("runner")
+
+        def runner(stage: str, fn: Callable[..., Any], *a: Any, **k: Any) -> Any:
+            if stage == "extract":
+                raise DocumentError("server_timeout", "The model server did not answer.", stage=stage, transient=True)
+            return inner(stage, fn, *a, **k)
+
+        return real(*args, runner=runner, **kwargs)
+
+    return process_file
+
+
+def _task_run(name: str) -> Any:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+
+    deadline = time.monotonic() + 30
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = client.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=[name])))
+            if runs and runs[0].state and runs[0].state.is_final():
+                return runs[0]
+            assert time.monotonic() < deadline, f"no final task run named {name}"
+            time.sleep(0.5)
+
+
+def _books(tmp_path: Path, samples: Path, name: str) -> Workspace:
+    ws = init_workspace(tmp_path / "books")
+    shutil.copy(samples / RECEIPT, ws.intake / name)
+    return ws
+
+
+def _run(ws: Workspace, **kwargs: Any) -> dict[str, int]:
+    from ledgerlens.flows.process import process_documents
+
+    files = [str(p) for p in sorted(ws.intake.iterdir())]
+    return process_documents(files, str(ws.root), workers=1, backoff_s=0.1, **kwargs)
+
+
+def test_a_transient_failure_is_retried_and_then_booked_once(
+    tmp_path: Path, samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = _books(tmp_path, samples, "flaky-server.pdf")
+    monkeypatch.setattr(jobs_module, "process_file", _flaky(failures=2))
+    summary = _run(ws, max_tries=3)
+    assert summary["ok"] == 1 and summary["failed"] == 0
+    run = _task_run("flaky-server.pdf")
+    assert run.state.is_completed() and run.run_count == 3  # two retries, in the same task run
+    store = Store.for_workspace(ws.root)
+    (row,) = Journal(store).rows()
+    (doc,) = store.all()
+    store.close()
+    assert (row.state, row.tries, doc.attempts) == ("done", 3, 3)
+
+
+def test_a_failure_that_stays_transient_fails_after_its_tries(
+    tmp_path: Path, samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = _books(tmp_path, samples, "server-down.pdf")
+    monkeypatch.setattr(jobs_module, "process_file", _flaky(failures=99))
+    assert _run(ws, max_tries=2)["failed"] == 1
+    run = _task_run("server-down.pdf")
+    assert run.state.is_failed() and run.run_count == 2
+    assert run.state.message == "server-down.pdf: The model server did not answer."
+    note = json.loads((ws.failed / "server-down.pdf.error.json").read_text(encoding="utf-8"))
+    assert (note["code"], note["transient"], note["attempts"]) == ("server_timeout", True, 2)
+
+
+def test_a_deterministic_failure_is_not_retried(tmp_path: Path) -> None:
+    ws = init_workspace(tmp_path / "books")
+    (ws.intake / "not-a-pdf.pdf").write_bytes(b"plain words, no document")
+    assert _run(ws, max_tries=3)["failed"] == 1
+    assert _task_run("not-a-pdf.pdf").run_count == 1
+
+
+def test_process_refuses_a_workspace_that_watch_is_serving(
+    tmp_path: Path, samples: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ledgerlens.cli import main
+
+    ws = _books(tmp_path, samples, RECEIPT)
+    with workspace_lock(ws, "claim"):  # what `ledgerlens watch` holds
+        assert main(["process", str(ws.intake)]) == 2
+    assert "is serving" in capsys.readouterr().err
+    assert (ws.intake / RECEIPT).exists()  # untouched: the watcher will take it
