@@ -116,11 +116,14 @@ def watch(ws: Workspace, opts: WatchOptions, report: Callable[[IntakeRow], None]
                 limit=1,
                 print_starting_message=False,
             )
+        except KeyboardInterrupt:
+            if feeder.error is None:  # Ctrl-C; otherwise the poller stopped the service: say why below
+                raise
         finally:
             feeder.stop()
             store.close()
     if feeder.error is not None:
-        raise feeder.error
+        raise RuntimeError(f"the intake poller stopped: {feeder.error}") from feeder.error
 
 
 class Feeder(threading.Thread):
@@ -222,11 +225,14 @@ def _label(names: list[str]) -> str:
     return f"intake: {shown}" + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
 
 
-def wait_for_api(timeout_s: float = 60.0) -> None:
+def check_api(timeout_s: float = 15.0) -> None:
     """Fail early and clearly when PREFECT_API_URL points at no server."""
     deadline = time.monotonic() + timeout_s
     with get_client(sync_client=True) as client:
-        while client.api_healthcheck() is not None:
+        while (error := client.api_healthcheck()) is not None:
             if time.monotonic() > deadline:
-                raise ConfigError("the Prefect API does not answer; start it with `make ui`")
+                raise ConfigError(
+                    f"the Prefect API at {client.api_url} does not answer ({error.__class__.__name__}); "
+                    "start it with `make ui`, or unset PREFECT_API_URL to use a local one"
+                )
             time.sleep(1.0)

@@ -117,3 +117,14 @@ def test_process_refuses_a_workspace_that_watch_is_serving(
         assert main(["process", str(ws.intake)]) == 2
     assert "is serving" in capsys.readouterr().err
     assert (ws.intake / RECEIPT).exists()  # untouched: the watcher will take it
+
+
+def test_watch_says_clearly_when_the_prefect_api_does_not_answer() -> None:
+    from ledgerlens.flows.watch import check_api
+    from ledgerlens.pipeline.errors import ConfigError
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect_server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    with temporary_settings({PREFECT_API_URL: url}), pytest.raises(ConfigError, match=r"does not answer.*make ui"):
+        check_api(timeout_s=0.5)

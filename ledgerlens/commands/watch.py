@@ -13,10 +13,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
     # The runner asks the API for runs to start this often (Prefect's default, 10 s, is slow to react).
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
     from ledgerlens.flows.process import default_workers
-    from ledgerlens.flows.watch import WatchOptions, deployment_name, watch
+    from ledgerlens.flows.watch import WatchOptions, check_api, deployment_name, watch
 
     ws = workspace(args.workspace)
     ws.config()  # a bad ledgerlens.toml stops us here, not inside the first flow run
+    check_api()
     opts = WatchOptions(
         workers=args.workers or default_workers(),
         poll_s=args.poll,
