@@ -33,6 +33,9 @@ class PipelineOptions:
     # Tesseract page segmentation: 0 = auto (6, one block, for narrow receipt-shaped pages, whose
     # right-hand amount column psm 3 tends to drop; 3, automatic layout, for everything else).
     ocr_psm: int = 0
+    # A second, slower OCR (PP-OCR via rapidocr) for receipts whose first reading left the total,
+    # date or shop unsure: "rapidocr" (when installed) or "none".
+    second_ocr: str = "rapidocr"
     # A page whose text layer has fewer printable characters than this is treated as scanned.
     min_text_layer_chars: int = 20
     # Fields below this confidence send the document to review.
@@ -47,6 +50,8 @@ class PipelineOptions:
             raise ConfigError(
                 f"pipeline.ocr_psm must be 0 (auto) or a Tesseract page mode 1/3/4/6/11/12, got {self.ocr_psm}"
             )
+        if self.second_ocr not in ("rapidocr", "none"):
+            raise ConfigError(f"pipeline.second_ocr must be 'rapidocr' or 'none', not {self.second_ocr!r}")
         for name in ("max_image_pixels", "max_pages", "max_file_mb", "ocr_timeout_s"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"pipeline.{name} must be positive, got {getattr(self, name)}")
@@ -180,6 +185,7 @@ max_pages = 500
 max_file_mb = 200
 ocr_languages = ["eng", "deu", "fra", "spa"]  # Tesseract language packs
 ocr_psm = 0                                 # 0: auto (6 for receipt-shaped pages, else 3)
+second_ocr = "rapidocr"                     # re-read unsure receipts with PP-OCR ("none": never)
 review_confidence = 0.5                     # fields below this confidence go to review
 
 [engine]

@@ -184,7 +184,11 @@ DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("ymd", re.compile(r"(?<!\d)(?P<y>(?:19|20)\d{2})[./\-](?P<m>\d{1,2})[./\-](?P<d>\d{1,2})(?!\d)")),
     (
         "dmy",
-        re.compile(rf"(?<![\d.])(?P<a>\d{{1,2}}){_SEP}\s?(?P<b>\d{{1,2}}){_SEP}\s?(?P<y>(?:19|20)?\d{{2}})(?![\d])"),
+        # The year may run straight into a time ("19-03-201818:08:38" from a receipt's OCR).
+        re.compile(
+            rf"(?<![\d.])(?P<a>\d{{1,2}}){_SEP}\s?(?P<b>\d{{1,2}}){_SEP}\s?"
+            r"(?P<y>(?:19|20)\d{2}(?=\d{1,2}:\d{2})|(?:19|20)?\d{2}(?!\d))"
+        ),
     ),
     (
         "d_mon_y",

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import ocr_second
 from .classify import classify
-from .config import Config
+from .config import Config, PipelineOptions
 from .einvoice import EInvoice, read_einvoice, reconcile_einvoice
 from .engines import Engine, create_engine
 from .errors import DocumentError
@@ -102,12 +103,65 @@ def process_file(
         if einvoice is not None:
             cls = einvoice.classification(cls)
         if cls.doc_type == UNKNOWN or cls.doc_type not in ctx.schemas:
-            return _unknown(doc, cls, ctx, timings)
-        return _extract(doc, cls, ctx, stage, timings, einvoice)
+            result = _unknown(doc, cls, ctx, timings)
+        else:
+            result = _extract(doc, cls, ctx, stage, timings, einvoice)
+        if einvoice is None and wants_second_reading(result, doc, opts):
+            result = _second_reading(doc, result, ctx, stage, timings)
+        return result
     except DocumentError as e:
         return failed_result(path, name, e, doc, ctx, timings)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+
+
+# A receipt is worth a second reading when one of these is missing, unsure or does not add up.
+KEY_FIELDS = ("total_amount", "date", "vendor_name")
+_DOUBT = {"missing_field", "low_confidence", "totals_mismatch", "unknown_doc_type"}
+
+
+HARD_SCAN = 0.88  # mean Tesseract word confidence under which a page was hard to read
+
+
+def wants_second_reading(result: DocumentResult, doc: Document, opts: PipelineOptions) -> bool:
+    """Receipts only (small pages, where the second reader is quick): when a key field is missing,
+    unsure or does not add up, when the shop's address is missing, or when the scan was hard."""
+    if opts.second_ocr == "none" or not ocr_second.available():
+        return False
+    scanned = [w.conf for p in doc.pages if p.text_source == "ocr" for w in p.words]
+    if not scanned or result.doc_type not in ("receipt", UNKNOWN):
+        return False
+    doubts = [i for i in result.issues if i.code in _DOUBT and (i.field in KEY_FIELDS or i.field is None)]
+    hard = sum(scanned) / len(scanned) < HARD_SCAN
+    return bool(doubts) or hard or not result.data.get("vendor_address")
+
+
+def reading_quality(result: DocumentResult) -> float:
+    """Key fields read, how surely, minus what failed: to keep the better of two readings."""
+    if result.status is Status.FAILED:
+        return -1.0
+    present = sum(1.0 + result.confidence.get(f, 0.0) for f in KEY_FIELDS if result.data.get(f))
+    present += 0.5 if result.data.get("vendor_address") else 0.0
+    errors = sum(1 for i in result.issues if i.severity is Severity.ERROR)
+    return present - 0.5 * errors - (1.0 if result.doc_type == UNKNOWN else 0.0)
+
+
+def _second_reading(
+    doc: Document, first: DocumentResult, ctx: Context, stage: Runner, timings: dict[str, float]
+) -> DocumentResult:
+    again = stage("ocr_second", ocr_second.reread, doc)
+    cls = classify(again)
+    if cls.doc_type == UNKNOWN or cls.doc_type not in ctx.schemas:
+        return first
+    second = _extract(again, cls, ctx, stage, timings, None)
+    # The second reader is the better one on such scans: it wins unless it loses a key field.
+    keep = second if reading_quality(second) >= reading_quality(first) - 0.75 else first
+    keep.provenance["second_reading"] = {
+        "engine": ocr_second.ENGINE,
+        "used": keep is second,
+        "quality": {"first": round(reading_quality(first), 3), "second": round(reading_quality(second), 3)},
+    }
+    return keep
 
 
 def _provenance(doc: Document | None, ctx: Context, cls: Classification | None = None) -> dict[str, Any]:

@@ -56,10 +56,12 @@ class Party:
 _REG = (
     r"(?:(?:(?:co(?:mpany)?\.?\s*)?(?:reg(?:istration)?\.?\s*)?(?:no\.?\s*)?:?\s*)?"
     r"[A-Z]{0,4}\d[\d ]{2,12}\s?-\s?[A-Z0-9]{1,3}"
-    r"|(?:co|reg)\.?\s*no\.?\s*[:.]?\s*\d{4,12}\s?-?\s?[A-Z])"  # "Co.no.639240 H"
+    r"|(?:co|reg)\.?\s*no\.?\s*[:.]?\s*\d{4,12}\s?-?\s?[A-Z]"  # "Co.no.639240 H"
+    r"|(?:s?br|roc|company|co)\s*no\.?\s*[:.(]?\s*\d{4,12}\s?-?\s?[A-Z]?\)?)"  # "SBR No.: 0195932-X"
 )
 _REG_NO = re.compile(rf"\s*(?:[\[({{]?\s*{_REG}\b.*|\(\d{{5,12}}\)\W*)$", re.IGNORECASE)
-_REG_ONLY = re.compile(rf"[\[({{]?\s*{_REG}\s*[\])}}]?[.:,]?", re.IGNORECASE)
+_REG_ONLY = re.compile(rf"[\[({{]?\s*{_REG}\s*[\])}}]?[.:,]?|\(?\d{{5,8}}\)?[.,]?", re.IGNORECASE)
+_REG_WORD = re.compile(rf"[\[({{]?\s*{_REG}\s*[\])}}]?[.:,]?", re.IGNORECASE)
 _FILLER = re.compile(r"^[^\d]{0,14}(?:\.\.|:)[.:\s]*$")  # "Company .. :" and other short label debris
 _PHONE_LINE = re.compile(r"^[\s(+]*\d[\d\s()./+-]{6,}\d[\s)]*$")
 _DATE_TIME_LINE = re.compile(
@@ -159,6 +161,11 @@ def party_from_block(view: DocView, role: str, rows: list[tuple[Row, Segment]], 
     addr = []
     for r, s in lines[1:]:
         text = s.text.strip()
+        if not addr and LEGAL_FORMS.fullmatch(clean_name(text).strip(" .")):
+            # "TSH POWER HARDWARE" / "TRADING": the name goes on over two lines
+            party.name.value = f"{party.name.value} {clean_name(text)}"
+            party.name.words = [*party.name.words, *s.words]
+            continue
         if _REG_ONLY.fullmatch(text) or _DATE_TIME_LINE.match(text) or _FILLER.match(text):
             continue  # the registration number under a company name, a printed date: not the address
         if (_CONTACT.search(text) and not _looks_like_address(text)) or _is_phone(text) or _is_title(text):
@@ -185,7 +192,7 @@ def _is_phone(text: str) -> bool:
 
 def _strip_reg_prefix(words: list[Word]) -> list[Word]:
     """ "(JM0292487-D) NO 4, JALAN ..." -> "NO 4, JALAN ...": a registration number leading the line."""
-    while len(words) > 1 and _REG_ONLY.fullmatch(words[0].text.strip()):
+    while len(words) > 1 and _REG_WORD.fullmatch(words[0].text.strip()):
         words = words[1:]
     return words
 
