@@ -113,6 +113,24 @@ def invoice_page(folder: Path) -> Any:
     return doc.pages[0]
 
 
+def drawn_page(folder: Path) -> Any:
+    """An A4 page at 200 DPI drawn with PIL: for machines without the PDF tools (poppler, reportlab)."""
+    from ledgerlens.pipeline.types import Page
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (1654, 2339), "white")
+    draw = ImageDraw.Draw(img)
+    for n in range(60):
+        draw.text(
+            (120, 120 + 35 * n),
+            f"Line {n:02d}  Printer paper A4  10 x 10.00  100.00 EUR  INV-2025-{n:04d}",
+            fill="black",
+        )
+    path = folder / "page.png"
+    img.save(path)
+    return Page(0, 1654, 2339, [], "none", path, 200)
+
+
 def rss_gb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -173,7 +191,8 @@ def measure(variant: str, gen: Any, conversation: Any, image: Any, schema: dict[
     per_token = clock.per_token_s()
     # One constrained answer through the engine's own generate (sampling: under greedy decoding
     # random weights often close the JSON at once), to show it is complete and valid at full size.
-    gen.options = gen.options.__class__(**{**vars(gen.options), "max_new_tokens": n, "temperature": 1.0})
+    budget = max(n, 64)  # room for the budget guard to close the JSON
+    gen.options = gen.options.__class__(**{**vars(gen.options), "max_new_tokens": budget, "temperature": 1.0})
     gen.seed(0)
     answer = gen.generate(inputs, schema)
     return {
@@ -196,11 +215,12 @@ def main() -> int:
     parser.add_argument("--max-pixels", type=int, default=512 * 28 * 28)
     parser.add_argument("--decode-tokens", type=int, default=32)
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench-vlm.json")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: physical cores)")
+    parser.add_argument("--drawn-page", action="store_true", help="a PIL-drawn page instead of a generated PDF")
     args = parser.parse_args()
 
     import torch
     from ledgerlens.pipeline.engines.transformers import DEFAULT_PROMPT
-    from ledgerlens.pipeline.pool import physical_cores
     from ledgerlens.pipeline.schemas import load_schemas
     from ledgerlens.pipeline.vlm.constrain import model_schema
     from ledgerlens.pipeline.vlm.generate import Generator
@@ -213,7 +233,11 @@ def main() -> int:
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
     from vlm_models import CHAT_TEMPLATE
 
-    threads = physical_cores()
+    threads = args.threads
+    if not threads:  # pipeline.pool imports the whole pipeline (PDF libraries): only when needed
+        from ledgerlens.pipeline.pool import physical_cores
+
+        threads = physical_cores()
     torch.set_num_threads(threads)
     report: dict[str, Any] = {"threads": threads, "max_pixels": args.max_pixels, "output_tokens": OUTPUT_TOKENS}
     t0 = time.perf_counter()
@@ -232,7 +256,8 @@ def main() -> int:
     grammar_schema = model_schema(schema.bundled())
     conversation = start(load_prompt(DEFAULT_PROMPT), "qwen2_vl", schema, 1)
     with tempfile.TemporaryDirectory() as tmp:
-        image = page_image(invoice_page(Path(tmp)), 28, options.min_pixels, options.max_pixels)
+        the_page = drawn_page(Path(tmp)) if args.drawn_page else invoice_page(Path(tmp))
+        image = page_image(the_page, 28, options.min_pixels, options.max_pixels)
     gen = Generator(LoadedModel(model, processor, "cpu", "float32", "none", 0.0), options)
     t0 = time.perf_counter()
     gen.grammar.grammar(grammar_schema)

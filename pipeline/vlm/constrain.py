@@ -101,7 +101,9 @@ class JsonLogitsProcessor:
         self.matcher = llguidance.LLMatcher(grammar.lltok, compiled, log_level=0)
         self.prompt_len = prompt_len
         self.max_new_tokens = max_new_tokens
-        self.reserve = min(64, max_new_tokens // 4)
+        # Closing the deepest open value of our schemas takes at most ~40 byte-sized tokens; budgets
+        # under 128 tokens keep half of themselves for it (and may still be too small to close).
+        self.reserve = min(64, max_new_tokens // 2)
         self.consumed = 0
         self.forced_closing = 0  # tokens chosen by the budget guard
         self.in_string = False  # inside a JSON string (key or value) after the tokens consumed so far
