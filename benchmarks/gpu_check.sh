@@ -2,6 +2,10 @@
 # On a lent CUDA machine (see benchmarks/gpu_check.py): wheels carried in .whl/ (bitsandbytes,
 # llguidance, transformers, peft, jsonschema) go to /tmp/site; the repo's folders are laid out as
 # the installed `ledgerlens` package would be; then the check runs. Usage: bash benchmarks/gpu_check.sh OUT_DIR
+# Fill .whl/ (ignored by git) beforehand where pip works, for the machine's Python (3.12 there):
+#   pip download --no-deps -d .whl bitsandbytes==0.50.2 transformers==5.24.0 peft==0.21.2 llguidance==1.9.1
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 -d .whl \
+#       jsonschema==4.26.0 referencing==0.37.0 jsonschema-specifications==2025.9.1 rpds-py
 set -euo pipefail
 out=${1:-build/gpu-check}
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
