@@ -155,7 +155,9 @@ def drain_queue(
     Holds the workspace's `process` lock: one run at a time recovers and drains processing/.
     """
     with workspace_lock(ws, PROCESS_LOCK):
-        recover_processing(ws, store, journal)
+        queued = recover_processing(ws, store, journal)
+        if not linger_s:  # nothing more will come: no worker process without a document for it
+            workers = max(1, min(workers, len(queued)))
         with _task_runner(workers) as runner:
             return _Dispatcher(runner, ws, store, journal, config, workers, max_tries, backoff_s).run(linger_s)
 
