@@ -26,7 +26,7 @@ from .export import export_xlsx
 from .intake import list_inputs
 from .load import load_document
 from .ocr import page_psm, tesseract_env
-from .pool import WorkerPool, physical_cores
+from .pool import WorkerPool, default_workers
 from .rasterize import rasterize
 from .store import Store
 from .types import DocumentResult
@@ -126,7 +126,7 @@ def bench(folder: Path, config: Config, workers: int | None = None) -> dict[str,
     paths = documents(folder)
     if not paths:
         raise FileNotFoundError(f"no documents (PDF, PNG, JPEG, TIFF) under {folder}")
-    workers = workers or physical_cores()
+    workers = workers or default_workers(config)
     scratch = Path(tempfile.mkdtemp(prefix="ledgerlens-bench-"))
     try:
         full, results = run_pipeline(paths, config, workers, f"pipeline, {workers} worker(s), all documents")

@@ -17,7 +17,7 @@ from typing import Any
 
 from .config import Config
 from .errors import ConfigError
-from .pool import WorkerPool, physical_cores
+from .pool import WorkerPool, default_workers
 from .scoring import FieldScore, score_document
 from .types import DocumentResult
 
@@ -145,7 +145,7 @@ def evaluate_datasets(
     report = Report()
     started = time.perf_counter()
     progress = _progress(console, len(cases))
-    with progress as bar, WorkerPool(config, min(workers or physical_cores(), len(cases))) as pool:
+    with progress as bar, WorkerPool(config, min(workers or default_workers(config), len(cases))) as pool:
         task = bar.add_task("eval", total=len(cases)) if bar else None
         for case, (_, result, seconds) in zip(cases, pool.map([c.path for c in cases]), strict=True):
             report.add(case, result, seconds)

@@ -41,6 +41,12 @@ def physical_cores() -> int:
     return os.cpu_count() or 1
 
 
+def default_workers(config: Config) -> int:
+    """One worker per physical core for the OCR engine; one for a model engine, whose weights
+    would otherwise sit in memory once per worker."""
+    return physical_cores() if config.engine.name == "ocr" else 1
+
+
 def _init_worker(config: Config) -> None:
     global _ctx, _init_error
     os.environ["OMP_THREAD_LIMIT"] = "1"
