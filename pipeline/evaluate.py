@@ -87,13 +87,11 @@ class Report:
     timings: list[tuple[float, str, int]] = field(default_factory=list)
 
     def add(self, case: Case, result: DocumentResult, seconds: float) -> None:
-        pred = {"doc_type": result.doc_type, "status": str(result.status), "data": result.data,
-                "pages": result.page_count, "seconds": seconds}  # fmt: skip
         self.documents += 1
-        self.timings.append((pred["seconds"], f"{case.dataset}/{case.document}", pred["pages"]))
-        scores: list[FieldScore] = score_document(case.fields, pred["data"])
+        self.timings.append((seconds, f"{case.dataset}/{case.document}", result.page_count))
+        scores: list[FieldScore] = score_document(case.fields, result.data)
         if case.doc_type:
-            scores.append(FieldScore("doc_type", int(pred["doc_type"] == case.doc_type), 1))
+            scores.append(FieldScore("doc_type", int(result.doc_type == case.doc_type), 1))
         for s in scores:
             cell = self.cells[(case.dataset, s.field)]
             cell[0] += s.hits
@@ -102,14 +100,15 @@ class Report:
                 cell[2] += s.similarity
                 cell[3] += 1
             if not s.exact:
-                got = pred["doc_type"] if s.field == "doc_type" else pred["data"].get(s.field)
+                got = result.doc_type if s.field == "doc_type" else result.data.get(s.field)
                 expected = case.doc_type if s.field == "doc_type" else case.fields.get(s.field)
                 self.misses.append(
                     {"dataset": case.dataset, "document": case.document, "field": s.field,
                      "expected": _cell(expected), "got": _cell(got), "rows": f"{s.hits}/{s.total}"}
                 )  # fmt: skip
+        status = str(result.status)
         self.predictions.append(
-            {"document": case.document, "doc_type": pred["doc_type"], "status": pred["status"], "fields": pred["data"]}
+            {"document": case.document, "doc_type": result.doc_type, "status": status, "fields": result.data}
         )
 
     def table(self) -> list[dict[str, Any]]:

@@ -128,7 +128,7 @@ def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str
     payments = payment_candidates(view, dec, labelled)
     paid = next((c.value for c in payments if c.source.startswith("paid")), None)
     cands["total_amount"] = sorted([*cands["total_amount"], *payments], key=lambda c: -c.score)
-    totals = solve_totals(cands, paid)  # type: ignore[arg-type]
+    totals = solve_totals(cands, paid)
     _round_to_paid(totals, paid, rounding_adjustment(view, dec))
     amount_fields = AMOUNT_FIELDS if doc_type == "invoice" else ("total_amount", "net_amount", "tax_amount")
     for name in amount_fields:
@@ -162,14 +162,14 @@ def _tax_breakdown(view: DocView, found: Found, dec: str | None, items: list) ->
         return
     rows = []
     for e in entries:
-        rate, basis, tax = e["rate"], e["basis"], e["tax"]
+        rate, basis, tax = e.rate, e.basis, e.tax
         if basis is None:
             at_rate = [it.data for it in items if it.data.get("tax_rate") and Decimal(it.data["tax_rate"]) == rate]
             if at_rate and all("amount" in d for d in at_rate):
                 basis = sum((Decimal(d["amount"]) for d in at_rate), Decimal(0))
             elif len(entries) == 1 and "net_amount" in found.data:
                 basis = Decimal(found.data["net_amount"])
-        row = {"rate": f"{rate:.2f}", "tax_amount": format_amount(tax)}  # type: ignore[arg-type]
+        row = {"rate": f"{rate:.2f}", "tax_amount": format_amount(tax)}
         if basis is not None:
             row["basis_amount"] = format_amount(basis)
         rows.append(row)
@@ -182,7 +182,7 @@ def _round_to_paid(totals: Totals, paid: Decimal | None, rounding: Decimal | Non
     total = totals.chosen.get("total_amount")
     if total is None or paid is None or rounding is None:
         return
-    gap = abs(paid - total.value)  # type: ignore[operator]
+    gap = abs(paid - total.value)
     if Decimal(0) < gap <= Decimal("0.05"):
         rounded = Candidate("total_amount", paid, total.score, total.row, total.words, "paid after rounding")
         totals.chosen["total_amount"] = rounded
@@ -241,7 +241,7 @@ def _statement(view: DocView, found: Found) -> None:
     stmt_date = _best(header.dated(view, "statement_date", day_first=day_first))
     period = _best(header.period(view, day_first=day_first))
     if period:
-        start, end = period.value  # type: ignore[misc]
+        start, end = period.value
         found.put(view, "period_start", start, period, period.score)
         found.put(view, "period_end", end, period, period.score)
     if stmt_date:
@@ -261,8 +261,8 @@ def _statement(view: DocView, found: Found) -> None:
     for name in ("opening_balance", "closing_balance"):
         cand = _best(amount_candidates(view, name, dec))
         if cand:
-            found.put(view, name, -cand.value if card else cand.value, cand, cand.score)  # type: ignore[operator]
-    reference_date = stmt_date.value if stmt_date else (period.value[1] if period else None)  # type: ignore[index]
+            found.put(view, name, -cand.value if card else cand.value, cand, cand.score)
+    reference_date = stmt_date.value if stmt_date else (period.value[1] if period else None)
     txns = statement_transactions(view, dec, day_first=day_first, statement_date=reference_date)
     if txns:
         found.data["transactions"] = [t.data for t in txns]

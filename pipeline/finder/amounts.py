@@ -77,8 +77,8 @@ def payment_candidates(view: DocView, decimal_sep: str | None, labelled: bool) -
     that is not a payment line. Weak evidence, sent to review by its score."""
     cash, change = _payment_lines(view, decimal_sep)
     out: list[Candidate] = []
-    if cash is not None and change is not None and cash.value >= change.value:  # type: ignore[operator]
-        paid = cash.value - change.value  # type: ignore[operator]
+    if cash is not None and change is not None and cash.value >= change.value:
+        paid = cash.value - change.value
         # Below a weak "Total" label (~0.45): it decides only when the label's reading is suspect.
         out.append(Candidate("total_amount", paid, 0.42, cash.row, cash.words + change.words, "paid (cash - change)"))
     elif cash is not None and not labelled:
@@ -89,7 +89,7 @@ def payment_candidates(view: DocView, decimal_sep: str | None, labelled: bool) -
             if any(h.fields & NOT_TOTALS for h in view.labels[id(row)]):
                 continue
             found = money_in(row.words, decimal_sep=decimal_sep)
-            if found is not None and found.has_decimals and (best is None or found.amount.value > best.value):  # type: ignore[operator]
+            if found is not None and found.has_decimals and (best is None or found.amount.value > best.value):
                 best = Candidate("total_amount", found.amount.value, 0.3, row, found.words, "largest amount")
         out += [best] if best else []
     for c in out:
@@ -145,17 +145,17 @@ def solve_totals(cands: dict[str, list[Candidate]], paid: Decimal | None = None)
         score = sum(c.score for c in combo if c is not None) + (total.score if total is not None else 0.0)
         consistent = False
         if total is not None and net is not None and tax is not None:
-            if _close(net.value + tax.value, total.value):  # type: ignore[operator]
+            if _close(net.value + tax.value, total.value):
                 score += 1.5
                 consistent = True
             else:
                 score -= 0.3
         if total is not None:
-            if net is not None and net.value > total.value and total.value > 0:  # type: ignore[operator]
+            if net is not None and net.value > total.value and total.value > 0:
                 score -= 1.0
-            if tax is not None and abs(tax.value) >= abs(total.value) and total.value != 0:  # type: ignore[arg-type]
+            if tax is not None and abs(tax.value) >= abs(total.value) and total.value != 0:
                 score -= 1.0
-            if paid is not None and _close(paid, total.value) and total.source.startswith("label"):  # type: ignore[arg-type]
+            if paid is not None and _close(paid, total.value) and total.source.startswith("label"):
                 score += 1.0  # two readings agree: the label's and cash - change
         if net is not None and tax is not None and net is tax:
             continue
@@ -176,7 +176,7 @@ def _derive(chosen: dict[str, Candidate]) -> dict[str, Decimal]:
 
     def val(name: str) -> Decimal | None:
         c = chosen.get(name)
-        return c.value if c is not None else None  # type: ignore[return-value]
+        return c.value if c is not None else None
 
     net, tax, total = val("net_amount"), val("tax_amount"), val("total_amount")
     out: dict[str, Decimal] = {}
@@ -199,10 +199,17 @@ _BASIS_HEAD = re.compile(r"^(netto|net|basis|base|base ht|base tva|grondslag|bas
 _TAX_HEAD = re.compile(r"^(steuer|tax|tva|vat|gst|mwst betrag|montant tva|btw|iva|cuota)")
 
 
-def tax_breakdown(view: DocView, decimal_sep: str | None) -> list[dict[str, Decimal | None]]:
+@dataclass
+class TaxEntry:
+    rate: Decimal
+    basis: Decimal | None  # None when the page does not print it beside the rate
+    tax: Decimal
+
+
+def tax_breakdown(view: DocView, decimal_sep: str | None) -> list[TaxEntry]:
     """VAT per rate: "MwSt. 19 % auf 89,77   17,06", "VAT 20%   435.34", or a small table under
     Rate | Net | Tax headings. Each entry: rate, basis (None when not printed), tax."""
-    out: dict[Decimal, dict[str, Decimal | None]] = {}
+    out: dict[Decimal, TaxEntry] = {}
     for row in view.rows:
         hits = view.labels[id(row)]
         if not any("tax_amount" in h.fields and h.strength("tax_amount") == 1.0 for h in hits):
@@ -218,13 +225,11 @@ def tax_breakdown(view: DocView, decimal_sep: str | None) -> list[dict[str, Deci
         if not found:
             continue
         basis = found[0].amount.value if len(found) >= 2 else None
-        out.setdefault(rate, {"rate": rate, "basis": basis, "tax": found[-1].amount.value})
-    if not out:
-        out = {e["rate"]: e for e in _breakdown_table(view, decimal_sep)}  # type: ignore[misc]
-    return list(out.values())
+        out.setdefault(rate, TaxEntry(rate, basis, found[-1].amount.value))
+    return list(out.values()) or _breakdown_table(view, decimal_sep)
 
 
-def _breakdown_table(view: DocView, decimal_sep: str | None) -> list[dict[str, Decimal | None]]:
+def _breakdown_table(view: DocView, decimal_sep: str | None) -> list[TaxEntry]:
     for lay in view.layouts:
         for i, row in enumerate(lay.rows):
             heads = [fold(seg.text).strip(" .:") for seg in row.segments]
@@ -233,7 +238,7 @@ def _breakdown_table(view: DocView, decimal_sep: str | None) -> list[dict[str, D
             if basis_col is None or tax_col is None:
                 continue
             centres = [(seg.x0 + seg.x1) / 2 for seg in row.segments]
-            entries = []
+            entries: list[TaxEntry] = []
             for below in lay.rows[i + 1 : i + 8]:
                 m = _RATE.search(below.text)
                 found = [a for a in amounts_in(below.words, decimal_sep=decimal_sep) if a.has_decimals]
@@ -243,9 +248,10 @@ def _breakdown_table(view: DocView, decimal_sep: str | None) -> list[dict[str, D
                 by_col: dict[int, Decimal] = {}
                 for a in found:
                     x = (a.words[0].x0 + a.words[-1].x1) / 2
-                    by_col[min(range(len(centres)), key=lambda k, x=x: abs(centres[k] - x))] = a.amount.value
+                    nearest = min(range(len(centres)), key=lambda k: abs(centres[k] - x))
+                    by_col[nearest] = a.amount.value
                 if basis_col in by_col and tax_col in by_col:
-                    entries.append({"rate": rate, "basis": by_col[basis_col], "tax": by_col[tax_col]})
+                    entries.append(TaxEntry(rate, by_col[basis_col], by_col[tax_col]))
             if entries:
                 return entries
     return []

@@ -247,7 +247,7 @@ def currency(view: DocView, amount_codes: list[str], iban: str | None) -> tuple[
     if amount_codes:
         code, n = Counter(amount_codes).most_common(1)[0]
         return code, 0.95 if n >= 2 else 0.85, "amount"
-    codes = Counter()
+    codes: Counter[str] = Counter()
     valid = iso_currencies()
     for row in view.rows:
         for token in re.findall(r"\b[A-Z]{3}\b", row.text):
@@ -260,9 +260,9 @@ def currency(view: DocView, amount_codes: list[str], iban: str | None) -> tuple[
     symbols: Counter[str] = Counter()
     for row in view.rows:
         for token in _SYMBOL_RE.findall(row.text):
-            code = CURRENCY_SYMBOLS.get(token.casefold())
-            if code:
-                symbols[code] += 1
+            symbol_code = CURRENCY_SYMBOLS.get(token.casefold())
+            if symbol_code:
+                symbols[symbol_code] += 1
     if symbols:
         return symbols.most_common(1)[0][0], 0.75, "symbol"
     if iban and iban[:2] in IBAN_COUNTRY_CURRENCY:

@@ -158,7 +158,7 @@ def party_from_block(view: DocView, role: str, rows: list[tuple[Row, Segment]], 
         return _named(view, role, labelled, source)
     r0, s0 = lines[0]
     party.name = _cand(view, f"{role}_name", clean_name(s0.text.strip(" ,")), r0, s0.words, 0.8, source)
-    addr = []
+    addr: list[tuple[Row, Segment]] = []
     for r, s in lines[1:]:
         text = s.text.strip()
         if not addr and LEGAL_FORMS.fullmatch(clean_name(text).strip(" .")):

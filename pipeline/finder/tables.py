@@ -200,7 +200,7 @@ def line_items(view: DocView, decimal_sep: str | None) -> list[Item]:
             data["amount"] = format_amount(amt.amount.value)
             conf = read_confidence(row.words)
             if qty is not None and price is not None:
-                agrees = abs(qty * price.amount.value - amt.amount.value) <= Decimal("0.01") * max(1, qty)
+                agrees = abs(qty * price.amount.value - amt.amount.value) <= Decimal("0.01") * max(Decimal(1), qty)
                 conf *= 1.0 if agrees else 0.7
             items.append(Item(data, 0.8 * conf, page_idx))
     return items
@@ -294,7 +294,8 @@ def _row_date(words: list[Word], year_hint: int | None, month_hint: int | None) 
     m = _DAY_MONTH.match(first)
     if m:
         if m.group("y2"):
-            return _mk(int(m["y2"]), int(m["m2"]), int(m["d2"])), 1  # type: ignore[return-value]
+            iso = _mk(int(m["y2"]), int(m["m2"]), int(m["d2"]))
+            return (iso, 1) if iso else None
         d, mo = int(m["d"]), int(m["m"])
         y = int(m["y"]) if m["y"] else None
         if y is not None and y < 100:
@@ -353,8 +354,8 @@ def statement_transactions(
             if not amounts:
                 continue
             rest = row.words[got[1] if got else 0 :]
-            while rest and _row_date(rest, year, month):  # a value date beside the booking date
-                rest = rest[_row_date(rest, year, month)[1] :]  # type: ignore[index]
+            while rest and (value_date := _row_date(rest, year, month)):  # a value date beside the booking date
+                rest = rest[value_date[1] :]
             first_amount_x = amounts[0].words[0].x0
             desc = " ".join(w.text for w in rest if w.x1 <= first_amount_x).strip()
             if not desc:

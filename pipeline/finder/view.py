@@ -6,10 +6,12 @@ rows, left-aligned with it or overlapping it ("label above value" layouts).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from ..layout import PageLayout, Row, layout_page
 from ..normalize import fold
@@ -41,12 +43,12 @@ class Region:
 @dataclass
 class Candidate:
     field: str
-    value: object
+    value: Any  # Decimal, date, str or a tuple of dates: the field decides
     score: float
     row: Row
     words: list[Word]
     source: str  # how it was found: "label:<phrase>", "pattern:iban", ...
-    extra: dict[str, object] = field(default_factory=dict)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def text(self) -> str:
