@@ -149,6 +149,7 @@ def drain_queue(
     max_tries: int = 3,
     linger_s: float = 0.0,
     backoff_s: float = RETRY_BACKOFF_S,
+    summary: Summary | None = None,
 ) -> Summary:
     """Run every queued document, and those queued meanwhile until `linger_s` pass with none.
 
@@ -159,7 +160,8 @@ def drain_queue(
         if not linger_s:  # nothing more will come: no worker process without a document for it
             workers = max(1, min(workers, len(queued)))
         with _task_runner(workers) as runner:
-            return _Dispatcher(runner, ws, store, journal, config, workers, max_tries, backoff_s).run(linger_s)
+            dispatcher = _Dispatcher(runner, ws, store, journal, config, workers, max_tries, backoff_s)
+            return dispatcher.run(linger_s, summary or Summary())
 
 
 @dataclass
@@ -173,8 +175,7 @@ class _Dispatcher:
     max_tries: int
     backoff_s: float
 
-    def run(self, linger_s: float) -> Summary:
-        summary = Summary()
+    def run(self, linger_s: float, summary: Summary) -> Summary:
         in_flight: dict[PrefectFuture[Any], int] = {}
         tried: set[int] = set()  # one submission per row and run: a task that breaks is not resubmitted
         idle_since = time.monotonic()
@@ -212,9 +213,13 @@ class _Dispatcher:
         if outcome.state == QUEUED:  # the task broke, not the document: it waits for the next run
             get_run_logger().error("%s: its task ended %s; it stays queued", outcome.name, future.state)
             return
-        summary.add(outcome)
-        for listener in list(_listeners):
-            listener(outcome, summary.processed)
+        _settled(outcome, summary)
+
+
+def _settled(outcome: Outcome, summary: Summary) -> None:
+    summary.add(outcome)
+    for listener in list(_listeners):
+        listener(outcome, summary.processed)
 
 
 def _first_done(futures: list[PrefectFuture[Any]]) -> list[PrefectFuture[Any]]:
@@ -249,11 +254,15 @@ def process_documents(
                     "files dropped into intake/ are processed by it"
                 )
             recover_claims(ws, store, journal)
+            summary = Summary()
             for raw in paths:
-                if os.path.lexists(raw):  # not taken away since it was listed
-                    claim(entry_for(Path(raw), ws.intake), ws, store, journal)
+                row = claim(entry_for(Path(raw), ws.intake), ws, store, journal) if os.path.lexists(raw) else None
+                if row is not None and row.state != QUEUED:  # set aside unopened (a link, a pipe) or unreadable
+                    _settled(outcome_of(row, store), summary)
         workers = workers or default_workers()
-        summary = drain_queue(ws, store, journal, config, workers=workers, max_tries=max_tries, backoff_s=backoff_s)
+        summary = drain_queue(
+            ws, store, journal, config, workers=workers, max_tries=max_tries, backoff_s=backoff_s, summary=summary
+        )
     finally:
         store.close()
     return vars(summary)

@@ -29,6 +29,16 @@ def _progress_listener(progress: Any, task_id: Any, started: float) -> Any:
     return on_result
 
 
+def _unlisted(into: list[Any]) -> Any:
+    """Outcomes the results table cannot show: duplicates, and files never opened (links, pipes)."""
+
+    def on_result(outcome: Any, done: int) -> None:
+        if outcome.state == "duplicate" or outcome.document_id is None:
+            into.append(outcome)
+
+    return on_result
+
+
 def cmd_process(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -56,8 +66,10 @@ def cmd_process(args: argparse.Namespace) -> int:
     with Progress(*columns, console=con, transient=False) as progress:
         task_id = progress.add_task("process", total=len(files), pages=0, rate="", last="")
         # --engine/--model/--quant/--adapter apply on top of the workspace's ledgerlens.toml, which the flow reads.
+        aside: list[Any] = []
         with (
             listening(_progress_listener(progress, task_id, started_wall)),
+            listening(_unlisted(aside)),
             overriding(lambda config: with_engine_args(config, args)),
         ):
             label = f"{len(files)} document{'s' if len(files) != 1 else ''}"
@@ -66,6 +78,8 @@ def cmd_process(args: argparse.Namespace) -> int:
             process_documents([str(f) for f in files], str(ws.root), label=label, workers=workers)
     _drain_prefect_events()
     _print_results(ws, [f.name for f in files], con)
+    for outcome in aside:
+        con.print(f"{outcome.state}: {outcome.name} -> {outcome.path}: {outcome.reason}")
     con.print(f"{len(files)} document(s) in {time.monotonic() - started_wall:.1f} s")
     return 0
 
