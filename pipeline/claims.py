@@ -58,17 +58,14 @@ def hash_claimed(row: IntakeRow, ws: Workspace, store: Store, journal: Journal) 
     try:
         sha = file_sha256(path)
     except OSError as e:  # no read permission, an I/O error on a share
-        return decide_and_complete(
+        return _fail(
             row,
-            FAILED,
-            ws.failed,
             ws,
             store,
             journal,
-            stage="intake",
-            code="unreadable",
-            reason=f"The file could not be read: {e.strerror or e}.",
-            hint="Check the file's permissions and that the share is reachable, then run `ledgerlens retry`.",
+            "unreadable",
+            f"The file could not be read: {e.strerror or e}.",
+            "Check the file's permissions and that the share is reachable, then run `ledgerlens retry`.",
             path=_rel(path, ws),
         )
     return journal.claimed(row.id, sha)
@@ -81,17 +78,18 @@ def set_aside(entry: Entry, ws: Workspace, store: Store, journal: Journal) -> In
         with contextlib.suppress(OSError):
             what += f" (to {os.readlink(entry.path)})"
     row = journal.begin(name=entry.path.name, folder=entry.folder, kind=entry.kind, path=_rel(entry.path, ws))
+    reason = f"{entry.rel} is {what}. It was not opened or followed, so nothing outside the workspace is read."
+    return _fail(
+        row, ws, store, journal, "not_a_regular_file", reason, "Put a copy of the document itself into intake/."
+    )
+
+
+def _fail(
+    row: IntakeRow, ws: Workspace, store: Store, journal: Journal, code: str, reason: str, hint: str, **fields: str
+) -> IntakeRow:
+    """A file that fails before any stage runs: to failed/ with a note, no result in the store."""
     return decide_and_complete(
-        row,
-        FAILED,
-        ws.failed,
-        ws,
-        store,
-        journal,
-        stage="intake",
-        code="not_a_regular_file",
-        reason=f"{entry.rel} is {what}. It was not opened or followed, so nothing outside the workspace is read.",
-        hint="Put a copy of the document itself into intake/.",
+        row, FAILED, ws.failed, ws, store, journal, stage="intake", code=code, reason=reason, hint=hint, **fields
     )
 
 

@@ -84,6 +84,14 @@ def _crash_at(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> None:
     monkeypatch.setattr(module, name, crash)
 
 
+def _crashed(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, action: Callable[[], object]) -> None:
+    """Run `action` with `module.name` replaced by a crash; the process 'dies' there."""
+    _crash_at(monkeypatch, module, name)
+    with pytest.raises(Crash):
+        action()
+    monkeypatch.undo()
+
+
 def _transient_extract(stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     if stage == "extract":
         raise DocumentError("server_timeout", "The model server did not answer in time.", stage=stage, transient=True)
@@ -191,10 +199,7 @@ def test_crash_before_the_claim_rename_leaves_the_file_in_intake(
     ws: Workspace, store: Store, journal: Journal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _drop(ws, "scan.pdf", b"x")
-    _crash_at(monkeypatch, claims_module, "move_to")
-    with pytest.raises(Crash):
-        claim(entry_for(path, ws.intake), ws, store, journal)
-    monkeypatch.undo()
+    _crashed(monkeypatch, claims_module, "move_to", lambda: claim(entry_for(path, ws.intake), ws, store, journal))
     store2, journal2 = _restart(ws)
     recover_claims(ws, store2, journal2)
     assert path.exists() and journal2.rows() == []
@@ -205,10 +210,7 @@ def test_crash_after_the_claim_rename_resumes_the_claim(
     ws: Workspace, store: Store, journal: Journal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _drop(ws, "scan.pdf", b"x")
-    _crash_at(monkeypatch, claims_module, "file_sha256")
-    with pytest.raises(Crash):
-        claim(entry_for(path, ws.intake), ws, store, journal)
-    monkeypatch.undo()
+    _crashed(monkeypatch, claims_module, "file_sha256", lambda: claim(entry_for(path, ws.intake), ws, store, journal))
     store2, journal2 = _restart(ws)
     recover_claims(ws, store2, journal2)
     (row,) = journal2.rows()
@@ -233,10 +235,7 @@ def test_crash_while_finishing_is_completed_on_restart(
     point: str,
 ) -> None:
     row_id = _claim(ws, store, journal, "broken.pdf", b"not a pdf at all")
-    _crash_at(monkeypatch, module, point)
-    with pytest.raises(Crash):
-        run_document(row_id, ws, context, store, journal)
-    monkeypatch.undo()
+    _crashed(monkeypatch, module, point, lambda: run_document(row_id, ws, context, store, journal))
     assert journal.get(row_id).state == FINISHING
     store2, journal2 = _restart(ws)
     assert recover_processing(ws, store2, journal2) == []
@@ -254,10 +253,7 @@ def test_crash_inside_the_decision_stores_nothing(
 ) -> None:
     # The result row and the journal's decision are one transaction: neither without the other.
     row_id = _claim(ws, store, journal, "broken.pdf", b"not a pdf at all")
-    _crash_at(monkeypatch, Journal, "decide")
-    with pytest.raises(Crash):
-        run_document(row_id, ws, context, store, journal)
-    monkeypatch.undo()
+    _crashed(monkeypatch, Journal, "decide", lambda: run_document(row_id, ws, context, store, journal))
     store2, journal2 = _restart(ws)
     assert store2.all() == []
     assert [r.id for r in recover_processing(ws, store2, journal2)] == [row_id]
@@ -305,10 +301,7 @@ def test_a_file_removed_from_processing_by_hand_is_marked_gone(
     ws: Workspace, store: Store, journal: Journal, context: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     row_id = _claim(ws, store, journal, "broken.pdf", b"junk")
-    _crash_at(monkeypatch, record_module, "move_to")
-    with pytest.raises(Crash):
-        run_document(row_id, ws, context, store, journal)
-    monkeypatch.undo()
+    _crashed(monkeypatch, record_module, "move_to", lambda: run_document(row_id, ws, context, store, journal))
     (ws.processing / "broken.pdf").unlink()
     recover_processing(ws, store, journal)
     row = journal.get(row_id)
@@ -319,10 +312,7 @@ def test_a_file_put_at_the_target_by_hand_is_never_overwritten(
     ws: Workspace, store: Store, journal: Journal, context: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     row_id = _claim(ws, store, journal, "broken.pdf", b"junk")
-    _crash_at(monkeypatch, record_module, "move_to")
-    with pytest.raises(Crash):
-        run_document(row_id, ws, context, store, journal)
-    monkeypatch.undo()
+    _crashed(monkeypatch, record_module, "move_to", lambda: run_document(row_id, ws, context, store, journal))
     (ws.failed / "broken.pdf").write_bytes(b"someone else's file")
     recover_processing(ws, store, journal)
     assert (ws.failed / "broken.pdf").read_bytes() == b"someone else's file"
