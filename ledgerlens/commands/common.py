@@ -27,13 +27,19 @@ def open_store(ws: Any) -> Any:
 
 
 def add_engine_args(parser: Any) -> None:
-    """--engine / --model / --quant / --adapter: run with another engine or model than the configuration names."""
+    """--engine / --model / --quant / --adapter / --base-url ...: another engine or model than the configuration's."""
     parser.add_argument("--engine", help="engine name (ocr, transformers, ...); default: from the configuration")
     parser.add_argument("--model", help="model id or local folder for a model engine")
     parser.add_argument(
         "--quant", choices=("none", "int8", "8bit", "4bit"), help="int8 on CPU; 8bit/4bit (bitsandbytes) on CUDA"
     )
     parser.add_argument("--adapter", help="LoRA adapter folder for the transformers engine")
+    server = parser.add_argument_group("model server (--engine openai)")
+    server.add_argument("--base-url", help="the server's OpenAI-compatible API, e.g. http://127.0.0.1:11434/v1")
+    server.add_argument("--preset", help="server preset: ollama, lmstudio, vllm, llamacpp (see ledgerlens.toml)")
+    server.add_argument(
+        "--allow-remote", action="store_true", help="allow a server on another machine (page images are sent to it)"
+    )
 
 
 def with_engine_args(config: Any, args: Any) -> Any:
@@ -48,6 +54,17 @@ def with_engine_args(config: Any, args: Any) -> Any:
         engine = dataclasses.replace(engine, options={**engine.options, "quantization": args.quant})
     if getattr(args, "adapter", None):
         engine = dataclasses.replace(engine, adapter=str(Path(args.adapter).expanduser().resolve()))
+    server = {
+        key: value
+        for key, value in (
+            ("base_url", getattr(args, "base_url", None)),
+            ("preset", getattr(args, "preset", None)),
+            ("allow_remote", getattr(args, "allow_remote", False) or None),
+        )
+        if value is not None
+    }
+    if server:
+        engine = dataclasses.replace(engine, options={**engine.options, **server})
     return dataclasses.replace(config, engine=engine)
 
 

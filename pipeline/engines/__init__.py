@@ -21,7 +21,13 @@ def _transformers(config: Config) -> Engine:
     return TransformersEngine.from_config(config)
 
 
-ENGINES: dict[str, Callable[[Config], Engine]] = {"ocr": _ocr, "transformers": _transformers}
+def _openai(config: Config) -> Engine:
+    from .openai import OpenAIEngine  # a model server over HTTP (httpx): no extra needed
+
+    return OpenAIEngine.from_config(config)
+
+
+ENGINES: dict[str, Callable[[Config], Engine]] = {"ocr": _ocr, "transformers": _transformers, "openai": _openai}
 
 
 def create_engine(config: Config) -> Engine:

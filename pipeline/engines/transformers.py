@@ -11,7 +11,7 @@ review issues. The model and adapters are loaded once per process.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from ..config import Config
 from ..schemas import DocumentSchema
@@ -139,7 +139,7 @@ class TransformersEngine:
             pages,
             info,
             {"prepare_images": prepared - started},
-            lambda r: field_confidence(r.generation),
+            lambda r: field_confidence(cast(Generation, r.generation)),
         )
         out.timings["total"] = time.perf_counter() - started
         return out
