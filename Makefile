@@ -44,7 +44,7 @@ venv: $(STAMPS)/venv
 $(STAMPS)/venv: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,vlm]'
+	$(PY) -m pip install -q -e '.[dev,vlm,scale,postgres]'
 	@mkdir -p $(STAMPS) && touch $@
 
 # The main job on bundled samples: generated invoices, receipts and a statement (PDF and scans),

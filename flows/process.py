@@ -30,6 +30,7 @@ from ledgerlens.pipeline.intake_journal import QUEUED, Journal
 from ledgerlens.pipeline.jobs import RETRY, Outcome, outcome_of, run_document
 from ledgerlens.pipeline.pool import physical_cores
 from ledgerlens.pipeline.run import Context
+from ledgerlens.pipeline.servers.gate import ModelGate
 from ledgerlens.pipeline.store import Store
 from ledgerlens.pipeline.watcher import entry_for
 from prefect import flow, get_run_logger, task
@@ -42,6 +43,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from prefect.tasks import Task, exponential_backoff
 
 from .artifacts import artifact_key, document_markdown
+from .scale import ON_THIS_MACHINE, Scale, dask_task_runner, ensure_gate, gated
 
 RETRY_BACKOFF_S = 10.0  # first wait before retrying a transient failure; doubles each time
 
@@ -83,10 +85,14 @@ def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
 
 
 @task(name="document", cache_policy=NO_CACHE, persist_result=False, retry_condition_fn=retry_if_transient)
-def process_document(row_id: int, workspace: str, config: Config, max_tries: int) -> State[Any]:
-    """One queued document through the pipeline, its result stored, its file moved."""
+def process_document(
+    row_id: int, workspace: str, config: Config, max_tries: int, gate: ModelGate | None = None
+) -> State[Any]:
+    """One queued document through the pipeline, its result stored, its file moved.
+
+    The extract stage holds a slot of the model's `gate` (a Prefect concurrency limit) while it runs."""
     w = _worker(workspace, config)
-    outcome = run_document(row_id, w.ws, w.ctx, w.store, w.journal, max_tries=max_tries)
+    outcome = run_document(row_id, w.ws, w.ctx, w.store, w.journal, max_tries=max_tries, runner=gated(gate))
     if outcome.state == RETRY:
         raise TransientFailure(f"{outcome.name}: {outcome.reason} (try {outcome.tries} of {max_tries})")
     stored = w.store.get(str(outcome.document_id)) if outcome.document_id is not None else None
@@ -132,7 +138,9 @@ def default_workers() -> int:
     return physical_cores()
 
 
-def _task_runner(workers: int) -> Any:
+def _task_runner(workers: int, scale: Scale) -> Any:
+    if scale.task_runner == "dask":
+        return dask_task_runner(scale, workers)
     # One worker runs in this process (no start-up cost; tests can patch it); more run in processes.
     if workers <= 1:
         return ThreadPoolTaskRunner(max_workers=1)
@@ -150,6 +158,7 @@ def drain_queue(
     linger_s: float = 0.0,
     backoff_s: float = RETRY_BACKOFF_S,
     summary: Summary | None = None,
+    scale: Scale = ON_THIS_MACHINE,
 ) -> Summary:
     """Run every queued document, and those queued meanwhile until `linger_s` pass with none.
 
@@ -157,10 +166,11 @@ def drain_queue(
     """
     with workspace_lock(ws, PROCESS_LOCK):
         queued = recover_processing(ws, store, journal)
-        if not linger_s:  # nothing more will come: no worker process without a document for it
+        if not linger_s and not scale.dask_address:  # nothing more will come: no worker without a document
             workers = max(1, min(workers, len(queued)))
-        with _task_runner(workers) as runner:
-            dispatcher = _Dispatcher(runner, ws, store, journal, config, workers, max_tries, backoff_s)
+        gate = ensure_gate(config)
+        with _task_runner(workers, scale) as runner:
+            dispatcher = _Dispatcher(runner, ws, store, journal, config, workers, max_tries, backoff_s, gate)
             return dispatcher.run(linger_s, summary or Summary())
 
 
@@ -174,6 +184,7 @@ class _Dispatcher:
     workers: int
     max_tries: int
     backoff_s: float
+    gate: ModelGate | None = None
 
     def run(self, linger_s: float, summary: Summary) -> Summary:
         in_flight: dict[PrefectFuture[Any], int] = {}
@@ -203,7 +214,7 @@ class _Dispatcher:
                 retries=retries,
                 retry_delay_seconds=exponential_backoff(self.backoff_s)(retries),
             )
-            params = {"row_id": row.id, "workspace": str(self.ws.root), "config": self.config}
+            params = {"row_id": row.id, "workspace": str(self.ws.root), "config": self.config, "gate": self.gate}
             in_flight[self.runner.submit(task_, {**params, "max_tries": self.max_tries})] = row.id
             tried.add(row.id)
             busy.add(row.sha256)
@@ -240,8 +251,13 @@ def process_documents(
     workers: int = 0,
     max_tries: int = 3,
     backoff_s: float = RETRY_BACKOFF_S,
+    task_runner: str = "process",
+    dask_address: str = "",
 ) -> dict[str, int]:
-    """Claim the given files (intake -> processing), then run everything queued in the workspace."""
+    """Claim the given files (intake -> processing), then run everything queued in the workspace.
+
+    `task_runner` "dask" spreads documents over a Dask LocalCluster, or the cluster at `dask_address`."""
+    scale = Scale(task_runner, dask_address)
     ws = Workspace(Path(workspace))
     config = ws.config()
     store = Store.for_workspace(ws.root, config.store.url)
@@ -261,7 +277,15 @@ def process_documents(
                     _settled(outcome_of(row, store), summary)
         workers = workers or default_workers()
         summary = drain_queue(
-            ws, store, journal, config, workers=workers, max_tries=max_tries, backoff_s=backoff_s, summary=summary
+            ws,
+            store,
+            journal,
+            config,
+            workers=workers,
+            max_tries=max_tries,
+            backoff_s=backoff_s,
+            summary=summary,
+            scale=scale,
         )
     finally:
         store.close()

@@ -49,6 +49,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.states import Crashed
 
 from .process import default_workers, drain_queue
+from .scale import Scale
 
 FLOW_NAME = "process-intake"
 _UNFINISHED = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
@@ -61,11 +62,19 @@ class WatchOptions:
     stable_s: float = 5.0
     max_tries: int = 3
     linger_s: float = 30.0
+    task_runner: str = "process"  # process | dask (see flows/scale.py)
+    dask_address: str = ""
 
 
 @flow(name=FLOW_NAME, flow_run_name="{label}", validate_parameters=False)
 def process_intake(
-    workspace: str, workers: int = 0, max_tries: int = 3, linger_s: float = 30.0, label: str = "intake"
+    workspace: str,
+    workers: int = 0,
+    max_tries: int = 3,
+    linger_s: float = 30.0,
+    label: str = "intake",
+    task_runner: str = "process",
+    dask_address: str = "",
 ) -> dict[str, int]:
     """Every document queued in processing/, and those queued while it runs."""
     ws = Workspace(Path(workspace))
@@ -80,6 +89,7 @@ def process_intake(
             workers=workers or default_workers(),
             max_tries=max_tries,
             linger_s=linger_s,
+            scale=Scale(task_runner, dask_address),
         )
     finally:
         store.close()
@@ -108,6 +118,7 @@ def watch(ws: Workspace, opts: WatchOptions, report: Callable[[IntakeRow], None]
         feeder.start()
         try:
             params = {"workspace": str(ws.root), "workers": opts.workers, "max_tries": opts.max_tries}
+            params |= {"task_runner": opts.task_runner, "dask_address": opts.dask_address}
             process_intake.serve(
                 name=name,
                 parameters={**params, "linger_s": opts.linger_s},

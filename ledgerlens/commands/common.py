@@ -42,6 +42,19 @@ def add_engine_args(parser: Any) -> None:
     )
 
 
+def add_scale_args(parser: Any) -> None:
+    """--task-runner / --dask-address: where the documents of a run are processed."""
+    parser.add_argument(
+        "--task-runner",
+        choices=("process", "dask"),
+        default="process",
+        help="process: worker processes here (default); dask: a Dask LocalCluster, or --dask-address",
+    )
+    parser.add_argument(
+        "--dask-address", help="an existing Dask scheduler (tcp://HOST:8786) whose workers run documents"
+    )
+
+
 def with_engine_args(config: Any, args: Any) -> Any:
     import dataclasses
 

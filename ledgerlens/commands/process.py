@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import add_engine_args, console, open_store, with_engine_args, workspace
+from .common import add_engine_args, add_scale_args, console, open_store, with_engine_args, workspace
 
 
 def _progress_listener(progress: Any, task_id: Any, started: float) -> Any:
@@ -75,7 +75,8 @@ def cmd_process(args: argparse.Namespace) -> int:
             label = f"{len(files)} document{'s' if len(files) != 1 else ''}"
             # A model engine loads its model once per worker process: one worker, one model in memory.
             workers = args.workers or (1 if ws.config().engine.name == "transformers" else 0)
-            process_documents([str(f) for f in files], str(ws.root), label=label, workers=workers)
+            scale = {"task_runner": args.task_runner, "dask_address": args.dask_address or ""}
+            process_documents([str(f) for f in files], str(ws.root), label=label, workers=workers, **scale)
     _drain_prefect_events()
     _print_results(ws, [f.name for f in files], con)
     for outcome in aside:
@@ -124,5 +125,6 @@ def register(sub: Any) -> None:
     s = sub.add_parser("process", help="process every file in an intake folder once (a Prefect flow)")
     s.add_argument("path", nargs="?", help="intake folder, a sub-folder or a file (default: this workspace's intake)")
     s.add_argument("--workers", type=int, default=0, help="documents processed at once (default: physical cores)")
+    add_scale_args(s)
     add_engine_args(s)
     s.set_defaults(func=cmd_process)

@@ -6,13 +6,14 @@ import argparse
 import os
 from typing import Any
 
-from .common import console, workspace
+from .common import add_scale_args, console, workspace
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
     # The runner asks the API for runs to start this often (Prefect's default, 10 s, is slow to react).
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
     from ledgerlens.flows.process import default_workers
+    from ledgerlens.flows.scale import Scale
     from ledgerlens.flows.watch import WatchOptions, check_api, deployment_name, watch
 
     ws = workspace(args.workspace)
@@ -24,11 +25,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
         stable_s=args.stable,
         max_tries=args.tries,
         linger_s=args.linger,
+        task_runner=args.task_runner,
+        dask_address=args.dask_address or "",
     )
+    scale = Scale(opts.task_runner, opts.dask_address)  # a bad combination stops us here
     con = console()
     con.print(
         f"Watching [bold]{ws.intake}[/bold] every {opts.poll_s:g} s "
-        f"(files unchanged for {opts.stable_s:g} s are taken), {opts.workers} worker(s).\n"
+        f"(files unchanged for {opts.stable_s:g} s are taken), {scale.describe(opts.workers)}.\n"
         f"Prefect deployment: process-intake/{deployment_name(ws)}"
         + (f" on {os.environ['PREFECT_API_URL']}" if os.environ.get("PREFECT_API_URL") else " (local API)")
         + ". Stop with Ctrl-C."
@@ -63,4 +67,5 @@ def register(sub: Any) -> None:
     s.add_argument(
         "--linger", type=_positive, default=30.0, help="seconds a flow run waits for more files before it ends (30)"
     )
+    add_scale_args(s)
     s.set_defaults(func=cmd_watch)
