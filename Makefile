@@ -26,8 +26,10 @@ $(STAMPS)/apt:
 	fi
 	@mkdir -p $(STAMPS) && touch $@
 
-# Headless Chromium for the browser tests (tests/test_browser.py); ledgerlens itself does not need it.
-TEST_APT_PACKAGES := chromium
+# Headless Chromium for the browser tests (tests/test_browser.py) and a PostgreSQL server for the
+# scale-out tests (tests/test_postgres.py starts its own cluster in a temporary folder); ledgerlens
+# itself needs neither.
+TEST_APT_PACKAGES := chromium postgresql
 apt-test: $(STAMPS)/apt-test
 $(STAMPS)/apt-test:
 	@if dpkg -s $(TEST_APT_PACKAGES) >/dev/null 2>&1; then \
@@ -36,7 +38,7 @@ $(STAMPS)/apt-test:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(TEST_APT_PACKAGES); \
 	else \
-	  echo "Install Chromium (the browser tests drive it headless) with your package manager."; exit 1; \
+	  echo "Install Chromium and PostgreSQL (the browser and scale-out tests) with your package manager."; exit 1; \
 	fi
 	@mkdir -p $(STAMPS) && touch $@
 

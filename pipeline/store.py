@@ -134,7 +134,9 @@ class Store:
         for _ in range(2):  # a concurrent writer may insert the same sha256 between select and insert
             try:
                 with self.session() as s:
-                    row = s.scalar(select(DocumentRow).where(DocumentRow.sha256 == result.sha256))
+                    # FOR UPDATE: a concurrent writer of the same bytes waits for this one (PostgreSQL;
+                    # SQLite has one writer anyway), so no update of `attempts` is lost.
+                    row = s.scalar(select(DocumentRow).where(DocumentRow.sha256 == result.sha256).with_for_update())
                     if row is None:
                         row = DocumentRow(sha256=result.sha256, created_at=now, attempts=0)
                         s.add(row)

@@ -42,14 +42,16 @@ def env(api_url: str, home: Path) -> dict[str, str]:
 
 
 @contextmanager
-def prefect_server(home: Path) -> Iterator[str]:
-    """Yields the API URL (http://127.0.0.1:PORT/api) once /api/health answers."""
+def prefect_server(home: Path, **settings: str) -> Iterator[str]:
+    """Yields the API URL (http://127.0.0.1:PORT/api) once /api/health answers. `settings` are
+    extra PREFECT_* variables for the server (e.g. PREFECT_API_DATABASE_CONNECTION_URL)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "server.log"
     server_env = {**env(url, home), "PREFECT_UI_API_URL": url}
     server_env.pop("PREFECT_API_URL")
+    server_env.update(settings)
     prefect = Path(sys.executable).with_name("prefect")
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
