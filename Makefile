@@ -10,7 +10,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 DEMO := build/demo
 
-.PHONY: install apt apt-test venv demo test test-fast lint ui eval eval-dev bench bench-vlm clean
+.PHONY: install apt apt-test venv demo test test-fast lint ui eval eval-dev bench bench-vlm bench-scale clean
 
 install: apt venv
 
@@ -94,6 +94,11 @@ bench: install
 # s/page and tokens/s, fp32 vs int8, constrained vs unconstrained decoding. Takes several minutes.
 bench-vlm: install
 	$(PY) benchmarks/bench_vlm.py --out build/bench-vlm.json
+
+# Documents/min with 1 and 2 workers (processes, then a Dask LocalCluster) on the default engine,
+# and the openai engine against the test model server at 1/4/16 concurrent requests. A few minutes.
+bench-scale: install
+	$(PY) benchmarks/bench_scale.py --out build/bench-scale.json
 
 clean:
 	rm -rf $(VENV) $(STAMPS) build .pytest_cache

@@ -190,6 +190,12 @@ review_confidence = 0.5                     # fields below this confidence go to
 
 [engine]
 name = "ocr"                                # offline default: Tesseract + layout-aware field finder
+# A model server instead (Ollama, LM Studio, vLLM, llama.cpp server; see the README):
+# name = "openai"
+# model = "qwen2.5vl:7b"                    # the model's name on the server
+# [engine.options]
+# preset = "ollama"                         # ollama | lmstudio | vllm | llamacpp
+# base_url = "http://127.0.0.1:11434/v1"    # another machine also needs allow_remote = true
 
 [store]
 url = ""                                    # empty: sqlite:///<workspace>/ledgerlens.db; or postgresql+psycopg://...
