@@ -122,13 +122,18 @@ RECEIPT_SHAPE = 0.6  # width / height below this: a till receipt, read as one bl
 RECEIPT_WIDTH_IN = 4.5  # or narrower than this, when the image says its resolution
 
 
+def receipt_shaped(page: Page) -> bool:
+    """Long and narrow, or narrower than a hand's width when the resolution is known: a till roll."""
+    narrow = page.height > 0 and page.width / page.height < RECEIPT_SHAPE
+    small = bool(page.dpi) and page.width / page.dpi < RECEIPT_WIDTH_IN  # type: ignore[operator]
+    return narrow or small
+
+
 def page_psm(page: Page, configured: int) -> int:
     """The Tesseract page mode for a page: the configured one, or by the page's shape when 0."""
     if configured:
         return configured
-    narrow = page.height > 0 and page.width / page.height < RECEIPT_SHAPE
-    small = bool(page.dpi) and page.width / page.dpi < RECEIPT_WIDTH_IN  # type: ignore[operator]
-    return 6 if narrow or small else 3
+    return 6 if receipt_shaped(page) else 3
 
 
 def read_text(doc: Document, opts: PipelineOptions, *, psm: int | None = None) -> Document:

@@ -29,7 +29,14 @@ def _engine() -> Any:
     """Loaded once per process (about 1.5 s): detection, orientation and recognition models."""
     from rapidocr import RapidOCR
 
-    return RapidOCR(params={"Global.log_level": "error"})
+    # One thread, as Tesseract: parallelism comes from worker processes, which must not fight.
+    return RapidOCR(
+        params={
+            "Global.log_level": "error",
+            "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+    )
 
 
 def line_words(boxes: Any, texts: Any, scores: Any) -> list[Word]:

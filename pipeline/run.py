@@ -25,7 +25,7 @@ from .einvoice import EInvoice, read_einvoice, reconcile_einvoice
 from .engines import Engine, create_engine
 from .errors import DocumentError
 from .load import load_document
-from .ocr import read_text
+from .ocr import read_text, receipt_shaped
 from .parse import parse_output
 from .rasterize import rasterize
 from .schemas import DocumentSchema, load_schemas
@@ -125,15 +125,16 @@ HARD_SCAN = 0.88  # mean Tesseract word confidence under which a page was hard t
 
 def wants_second_reading(result: DocumentResult, doc: Document, opts: PipelineOptions) -> bool:
     """Receipts only (small pages, where the second reader is quick): when a key field is missing,
-    unsure or does not add up, when the shop's address is missing, or when the scan was hard."""
+    unsure or does not add up, or when the scan was hard."""
     if opts.second_ocr == "none" or not ocr_second.available():
         return False
     scanned = [w.conf for p in doc.pages if p.text_source == "ocr" for w in p.words]
-    if not scanned or result.doc_type not in ("receipt", UNKNOWN):
+    receiptish = result.doc_type == "receipt" or (result.doc_type == UNKNOWN and receipt_shaped(doc.pages[0]))
+    if not scanned or not receiptish:
         return False
     doubts = [i for i in result.issues if i.code in _DOUBT and (i.field in KEY_FIELDS or i.field is None)]
     hard = sum(scanned) / len(scanned) < HARD_SCAN
-    return bool(doubts) or hard or not result.data.get("vendor_address")
+    return bool(doubts) or hard
 
 
 def reading_quality(result: DocumentResult) -> float:

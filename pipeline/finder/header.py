@@ -50,7 +50,9 @@ def _labelled(view: DocView, field: str, parse, *, below: int = 2) -> list[Candi
                 continue
             value, used = got
             score = strength * region.position * read_confidence(used)
-            out.append(Candidate(field, value, score, region.row, used, "label:" + " ".join(hit.phrase)))
+            cand = Candidate(field, value, score, region.row, used, "label:" + " ".join(hit.phrase))
+            cand.extra["label_row"] = hit.row
+            out.append(cand)
             break  # the nearest readable region is this label's value
     return sorted(out, key=lambda c: -c.score)
 
@@ -83,11 +85,15 @@ def dated(view: DocView, field: str, *, day_first: bool) -> list[Candidate]:
             c.score = min(c.score, 0.45)
             c.source += " (repaired)"
     for c in cands:
-        # "Invoice 471102 of 15.11.2024": a weak date label on the document number's row is the issue date.
-        if c.source.split(":")[1] in ("vom", "von", "du", "del", "of", "dated", "date", "datum", "fecha") and any(
+        label = c.source.split(":")[1]
+        if label in ("date", "datum", "fecha", "data", "dt") and c.row is c.extra.get("label_row"):
+            # "DATE : 15/05/2018": a plain date label with a date right after it is plain evidence.
+            c.score = min(1.0, c.score * 1.6)
+        elif label in ("vom", "von", "du", "del", "of", "dated") and any(
             "invoice_number" in h.fields for h in view.labels[id(c.row)]
         ):
-            c.score *= 1.6
+            # "Invoice 471102 of 15.11.2024": a weak date label on the document number's row.
+            c.score = min(1.0, c.score * 1.6)
     return sorted(cands, key=lambda c: -c.score)
 
 
