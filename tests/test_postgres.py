@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
+import signal
 import threading
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,12 +75,12 @@ def test_the_store_on_postgresql_keeps_one_row_per_document_under_concurrent_wri
 
 
 def test_two_dask_workers_on_postgresql_never_book_a_document_twice(postgres: Postgres, samples, tmp_path) -> None:
-    """`ledgerlens process --workers 2 --task-runner dask` reporting to a Prefect server on
-    PostgreSQL, the store on PostgreSQL; the intake holds three copies of one invoice."""
+    """`ledgerlens watch --workers 2 --task-runner dask` serving a Prefect server on PostgreSQL, the
+    store on PostgreSQL; the intake holds three copies of one invoice among eight documents."""
     from ledgerlens.pipeline.intake import init_workspace
     from ledgerlens.pipeline.intake_journal import DONE, DUPLICATE, FAILED, Journal
     from ledgerlens.pipeline.store import Store
-    from prefect_server import api, env, prefect_server
+    from prefect_server import api, prefect_server, start_watch
 
     store_url = postgres.url(postgres.create_database("ledgerlens"))
     prefect_db = postgres.url(postgres.create_database("prefect"), driver="asyncpg")
@@ -94,16 +95,17 @@ def test_two_dask_workers_on_postgresql_never_book_a_document_twice(postgres: Po
     files = len(pdfs) + 2
     home = tmp_path / "prefect"
     with prefect_server(home, PREFECT_API_DATABASE_CONNECTION_URL=prefect_db) as url:
-        command = ["process", str(ws.intake), "--workers", "2", "--task-runner", "dask"]
-        proc = subprocess.run(
-            [sys.executable, "-m", "ledgerlens.cli", *command],
-            env=env(url, home),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        log = tmp_path / "watch.log"
+        proc = start_watch(ws.root, url, home, log, "--workers", "2", "--task-runner", "dask")
+        try:
+            _wait(lambda: _settled(store_url) == files, 300, f"{files} files settled", log)
+            flow_runs = _wait(lambda: _finished(url), 120, "the flow run to end", log)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         runs = api(url, "/task_runs/filter", {"limit": 200})
     store = Store(store_url)
     try:
@@ -111,6 +113,7 @@ def test_two_dask_workers_on_postgresql_never_book_a_document_twice(postgres: Po
         journal = Journal(store).rows()
     finally:
         store.close()
+    assert {r["parameters"]["task_runner"] for r in flow_runs} == {"dask"}
     # the store: one row per distinct document, each processed once
     shas = {d.result.sha256 for d in documents}
     assert len(documents) == len(shas) == len(pdfs)
@@ -124,3 +127,35 @@ def test_two_dask_workers_on_postgresql_never_book_a_document_twice(postgres: Po
     # the Prefect server on PostgreSQL saw one task run per file, each run once
     names = [r["name"] for r in runs if r["state_type"] in ("COMPLETED", "FAILED")]
     assert len(names) == files and {r["run_count"] for r in runs} == {1}
+
+
+def _settled(store_url: str) -> int:
+    from ledgerlens.pipeline.intake_journal import OUTCOMES, Journal
+    from ledgerlens.pipeline.store import Store
+
+    try:
+        store = Store(store_url)
+    except Exception:  # the watcher has not created the tables yet
+        return 0
+    try:
+        return sum(1 for row in Journal(store).rows(OUTCOMES))
+    finally:
+        store.close()
+
+
+def _finished(url: str) -> list[dict[str, Any]]:
+    from prefect_server import api
+
+    runs = api(url, "/flow_runs/filter", {})
+    done = [r for r in runs if r["state"] and r["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED")]
+    return runs if runs and len(done) == len(runs) else []
+
+
+def _wait(condition: Any, timeout_s: float, what: str, log: Path) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}:\n{log.read_text()[-3000:]}")
