@@ -37,7 +37,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import PrefectFuture, PrefectWrappedFuture, as_completed
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from prefect.tasks import Task, exponential_backoff
@@ -187,7 +187,7 @@ class _Dispatcher:
     gate: ModelGate | None = None
 
     def run(self, linger_s: float, summary: Summary) -> Summary:
-        in_flight: dict[PrefectFuture[Any], int] = {}
+        in_flight: dict[PrefectWrappedFuture[Any, Any], int] = {}
         tried: set[int] = set()  # one submission per row and run: a task that breaks is not resubmitted
         idle_since = time.monotonic()
         while True:
@@ -201,7 +201,7 @@ class _Dispatcher:
                 self._collect(in_flight.pop(future), future, summary)
             idle_since = time.monotonic()
 
-    def _submit(self, in_flight: dict[PrefectFuture[Any], int], tried: set[int]) -> None:
+    def _submit(self, in_flight: dict[PrefectWrappedFuture[Any, Any], int], tried: set[int]) -> None:
         busy = {row.sha256 for row in (self.journal.get(i) for i in in_flight.values())}
         for row in self.journal.rows([QUEUED]):
             if len(in_flight) >= self.workers:
@@ -219,10 +219,12 @@ class _Dispatcher:
             tried.add(row.id)
             busy.add(row.sha256)
 
-    def _collect(self, row_id: int, future: PrefectFuture[Any], summary: Summary) -> None:
+    def _collect(self, row_id: int, future: PrefectWrappedFuture[Any, Any], summary: Summary) -> None:
         outcome = outcome_of(self.journal.get(row_id), self.store)
         if outcome.state == QUEUED:  # the task broke, not the document: it waits for the next run
-            get_run_logger().error("%s: its task ended %s; it stays queued", outcome.name, future.state)
+            get_run_logger().error(
+                "%s: its task broke (%r); it stays queued", outcome.name, future.wrapped_future.exception()
+            )
             return
         _settled(outcome, summary)
 
@@ -233,14 +235,17 @@ def _settled(outcome: Outcome, summary: Summary) -> None:
         listener(outcome, summary.processed)
 
 
-def _first_done(futures: list[PrefectFuture[Any]]) -> list[PrefectFuture[Any]]:
-    done = [f for f in futures if f.state.is_final()]
+def _first_done(futures: list[PrefectWrappedFuture[Any, Any]]) -> list[PrefectWrappedFuture[Any, Any]]:
+    """The futures that are done, waiting up to a second for one. Asks the local (process pool or
+    Dask) futures: `PrefectFuture.state` would ask the API, a new client and a request per future."""
+    done = [f for f in futures if f.wrapped_future.done()]
     if done:
         return done
     try:
-        return [next(as_completed(futures, timeout=1.0))]
+        first = next(as_completed(list[PrefectFuture[Any]](futures), timeout=1.0))
     except TimeoutError:
         return []
+    return [f for f in futures if f is first]
 
 
 @flow(name="process-documents", flow_run_name="process {label}", validate_parameters=False)
