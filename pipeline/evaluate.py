@@ -77,6 +77,7 @@ def load_cases(folder: Path) -> list[Case]:
 
 # ------------------------------------------------------------------ running
 
+
 @dataclass
 class Report:
     documents: int = 0
