@@ -110,6 +110,7 @@ def tesseract_reference(paths: list[Path], config: Config, workers: int, scratch
         cmd = ["tesseract", str(image), "stdout", "-l", "+".join(opts.ocr_languages), "--psm", str(psm), "tsv"]
         subprocess.run(cmd, capture_output=True, env=env, check=True, timeout=opts.ocr_timeout_s)
 
+    jobs.sort(key=lambda job: -job[0].stat().st_size)  # biggest first, as the pipeline's pool does
     run = Run("bare tesseract (scanned pages)", workers, docs=len(paths), pages=len(jobs))
     start = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:  # each thread waits on its own tesseract process

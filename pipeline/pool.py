@@ -69,6 +69,13 @@ def _process(path: Path) -> tuple[DocumentResult, float]:
     return result, time.perf_counter() - start
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 class WorkerPool:
     """A warmed-up pool: workers have built their contexts before the first document is timed."""
 
@@ -80,8 +87,12 @@ class WorkerPool:
             started |= {f.result() for f in [self._pool.submit(_ready) for _ in range(2 * self.workers)]}
 
     def map(self, paths: list[Path]) -> Iterator[tuple[Path, DocumentResult, float]]:
-        """Results in the order of `paths`, as they complete in order."""
-        for path, (result, seconds) in zip(paths, self._pool.map(_process, paths), strict=True):
+        """Results in the order of `paths`. The biggest files are handed out first, so that a
+        long document does not start last and keep one worker busy while the others idle."""
+        order = sorted(range(len(paths)), key=lambda i: -_size(paths[i]))
+        futures = {i: self._pool.submit(_process, paths[i]) for i in order}
+        for i, path in enumerate(paths):
+            result, seconds = futures[i].result()
             yield path, result, seconds
 
     def close(self) -> None:
