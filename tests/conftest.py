@@ -55,3 +55,27 @@ def context():
     from ledgerlens.pipeline.run import Context
 
     return Context.create(Config())
+
+
+@pytest.fixture
+def ws(tmp_path: Path):
+    """A fresh workspace (intake/ processing/ done/ failed/ exports/ ledgerlens.toml) in tmp."""
+    from ledgerlens.pipeline.intake import init_workspace
+
+    return init_workspace(tmp_path / "books")
+
+
+@pytest.fixture
+def store(ws):
+    from ledgerlens.pipeline.store import Store
+
+    s = Store.for_workspace(ws.root)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def journal(store):
+    from ledgerlens.pipeline.intake_journal import Journal
+
+    return Journal(store)

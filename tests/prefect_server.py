@@ -106,3 +106,16 @@ def start_watch(ws: Path, url: str, home: Path, log: Path, *extra: str) -> subpr
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: the runner's children go with it
         )
+
+
+def wait_for(condition: Any, timeout_s: float, what: str, log: Path | None = None) -> Any:
+    """Poll `condition` every half second until it returns something truthy; fail with `what`
+    (and the tail of `log`, when given) after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    tail = f":\n{log.read_text()[-3000:]}" if log is not None and log.exists() else ""
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}{tail}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -26,18 +25,6 @@ from ledgerlens.pipeline.store import Store
 from ledgerlens.pipeline.types import DocumentResult, Issue, Severity, Status
 
 FOLDERS = ("intake", "processing", "done", "failed", "exports")
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    return init_workspace(tmp_path / "books")
-
-
-@pytest.fixture
-def store(ws: Workspace) -> Iterator[Store]:
-    s = Store.for_workspace(ws.root)
-    yield s
-    s.close()
 
 
 def _drop(ws: Workspace, name: str, content: bytes = b"%PDF-1.7 fake") -> Path:

@@ -8,9 +8,7 @@ import os
 import shutil
 import signal
 import threading
-import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,7 +78,7 @@ def test_two_dask_workers_on_postgresql_never_book_a_document_twice(postgres: Po
     from ledgerlens.pipeline.intake import init_workspace
     from ledgerlens.pipeline.intake_journal import DONE, DUPLICATE, FAILED, Journal
     from ledgerlens.pipeline.store import Store
-    from prefect_server import api, prefect_server, start_watch
+    from prefect_server import api, prefect_server, start_watch, wait_for
 
     store_url = postgres.url(postgres.create_database("ledgerlens"))
     prefect_db = postgres.url(postgres.create_database("prefect"), driver="asyncpg")
@@ -98,8 +96,8 @@ def test_two_dask_workers_on_postgresql_never_book_a_document_twice(postgres: Po
         log = tmp_path / "watch.log"
         proc = start_watch(ws.root, url, home, log, "--workers", "2", "--task-runner", "dask")
         try:
-            _wait(lambda: _settled(store_url) == files, 300, f"{files} files settled", log)
-            flow_runs = _wait(lambda: _finished(url), 120, "the flow run to end", log)
+            wait_for(lambda: _settled(store_url) == files, 300, f"{files} files settled", log)
+            flow_runs = wait_for(lambda: _finished(url), 120, "the flow run to end", log)
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
         finally:
@@ -149,13 +147,3 @@ def _finished(url: str) -> list[dict[str, Any]]:
     runs = api(url, "/flow_runs/filter", {})
     done = [r for r in runs if r["state"] and r["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED")]
     return runs if runs and len(done) == len(runs) else []
-
-
-def _wait(condition: Any, timeout_s: float, what: str, log: Path) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}:\n{log.read_text()[-3000:]}")

@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect_server import api, prefect_server, start_watch
+from prefect_server import api, prefect_server, start_watch, wait_for
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -28,16 +27,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     home = tmp_path_factory.mktemp("prefect-home")
     with prefect_server(home) as url:
         yield url, home
-
-
-def _wait(condition: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +44,13 @@ def watched(server: tuple[str, Path], samples: Path, tmp_path_factory: pytest.Te
     log = ws.root.parent / "watch.log"
     proc = start_watch(ws.root, url, home, log)
     try:
-        _wait(
+        wait_for(
             lambda: (ws.failed / f"{CORRUPT}.error.json").exists() and len(list(ws.done.iterdir())) == 2,
             300,
             "the files",
         )
         # The batch run ends once nothing more arrives for --linger seconds.
-        flow_runs = _wait(lambda: _final_flow_runs(url), 120, "the flow run to finish")
+        flow_runs = wait_for(lambda: _final_flow_runs(url), 120, "the flow run to finish")
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from ledgerlens.pipeline import claims as claims_module
 from ledgerlens.pipeline import record as record_module
 from ledgerlens.pipeline.claims import claim, recover_claims, recover_processing
 from ledgerlens.pipeline.errors import DocumentError
-from ledgerlens.pipeline.intake import Workspace, init_workspace
+from ledgerlens.pipeline.intake import Workspace
 from ledgerlens.pipeline.intake_journal import DONE, DUPLICATE, FAILED, FINISHING, QUEUED, Journal
 from ledgerlens.pipeline.jobs import MAX_STARTS, RETRY, run_document
 from ledgerlens.pipeline.run import Context
@@ -32,23 +32,6 @@ RECEIPT = "receipt_gb_cafe.pdf"
 
 class Crash(BaseException):
     """The process stops here (not an Exception: nothing may catch it on the way out)."""
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    return init_workspace(tmp_path / "books")
-
-
-@pytest.fixture
-def store(ws: Workspace) -> Iterator[Store]:
-    s = Store.for_workspace(ws.root)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def journal(store: Store) -> Journal:
-    return Journal(store)
 
 
 def _drop(ws: Workspace, rel: str, source: Path | bytes) -> Path:

@@ -11,35 +11,17 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from ledgerlens.pipeline import claims as claims_module
 from ledgerlens.pipeline.claims import IntakePoller, claim
-from ledgerlens.pipeline.intake import Workspace, init_workspace, workspace_lock
+from ledgerlens.pipeline.intake import Workspace, workspace_lock
 from ledgerlens.pipeline.intake_journal import FAILED, QUEUED, Journal
 from ledgerlens.pipeline.store import Store
 from ledgerlens.pipeline.watcher import Stability, entry_for, folder_hints, scan
 
 DOC_TYPES = ("invoice", "receipt", "bank_statement")
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    return init_workspace(tmp_path / "books")
-
-
-@pytest.fixture
-def store(ws: Workspace) -> Iterator[Store]:
-    s = Store.for_workspace(ws.root)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def journal(store: Store) -> Journal:
-    return Journal(store)
 
 
 def _drop(ws: Workspace, rel: str, content: bytes = b"%PDF-1.7 fake") -> Path:
