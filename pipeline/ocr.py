@@ -118,7 +118,7 @@ def ocr_image(
     return parse_tsv(proc.stdout.decode("utf-8", "replace"))
 
 
-RECEIPT_SHAPE = 0.6  # width / height below this: a till receipt, read as one block (psm 6)
+RECEIPT_SHAPE = 0.65  # width / height below this (A4 is 0.71): a till receipt, read as one block (psm 6)
 RECEIPT_WIDTH_IN = 4.5  # or narrower than this, when the image says its resolution
 
 

@@ -75,6 +75,7 @@ def clean_name(text: str) -> str:
     and without OCR debris before it ("* THAI DELICIOUS RESTAURANT")."""
     text = _REG_NO.sub("", text).strip(" ,;:-")
     text = re.sub(r"^[^\w(]+", "", text)
+    text = re.sub(r"^\d{5,}\s+(?=\D)", "", text)  # a till counter before the name ("000002 BAIFU")
     for pattern, fixed in _OCR_LEGAL:  # the commonest OCR slips in legal forms
         text = pattern.sub(fixed, text)
     return text
@@ -161,10 +162,12 @@ def party_from_block(view: DocView, role: str, rows: list[tuple[Row, Segment]], 
     addr: list[tuple[Row, Segment]] = []
     for r, s in lines[1:]:
         text = s.text.strip()
-        if not addr and LEGAL_FORMS.fullmatch(clean_name(text).strip(" .")):
+        form = clean_name(text).strip(" .")
+        if not addr and LEGAL_FORMS.fullmatch(form):
             # "TSH POWER HARDWARE" / "TRADING": the name goes on over two lines
-            party.name.value = f"{party.name.value} {clean_name(text)}"
-            party.name.words = [*party.name.words, *s.words]
+            if not party.name.value.upper().endswith(form.upper()):
+                party.name.value = f"{party.name.value} {form}"
+                party.name.words = [*party.name.words, *s.words]
             continue
         if _REG_ONLY.fullmatch(text) or _DATE_TIME_LINE.match(text) or _FILLER.match(text):
             continue  # the registration number under a company name, a printed date: not the address
