@@ -18,12 +18,13 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ledgerlens.pipeline.claims import CLAIM_LOCK, PROCESS_LOCK, claim, recover_claims, recover_processing
 from ledgerlens.pipeline.config import Config
+from ledgerlens.pipeline.engines import check_engine
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.intake import Workspace, lock_holder, workspace_lock
 from ledgerlens.pipeline.intake_journal import QUEUED, Journal
@@ -125,6 +126,9 @@ class Summary:
     failed: int = 0
     duplicate: int = 0
     pages: int = 0
+    # Documents whose task broke (the worker could not start, a bug), not the document itself:
+    # they stay queued in processing/ and run again next time. "name: error" each.
+    broken: list[str] = field(default_factory=list)
 
     def add(self, outcome: Outcome) -> None:
         self.processed += 1
@@ -222,11 +226,21 @@ class _Dispatcher:
     def _collect(self, row_id: int, future: PrefectWrappedFuture[Any, Any], summary: Summary) -> None:
         outcome = outcome_of(self.journal.get(row_id), self.store)
         if outcome.state == QUEUED:  # the task broke, not the document: it waits for the next run
-            get_run_logger().error(
-                "%s: its task broke (%r); it stays queued", outcome.name, future.wrapped_future.exception()
-            )
+            reason = _why_it_broke(future)
+            get_run_logger().error("%s: its task broke (%s); it stays queued in processing/", outcome.name, reason)
+            summary.broken.append(f"{outcome.name}: {reason}")
             return
         _settled(outcome, summary)
+
+
+def _why_it_broke(future: PrefectWrappedFuture[Any, Any]) -> str:
+    """The error of a task that ended without an outcome: the worker's exception, or the message
+    of the Failed state the task engine made of it."""
+    error = future.wrapped_future.exception()
+    if error is None:
+        final = future.wrapped_future.result()
+        return str(final.message) if isinstance(final, State) and final.message else repr(final)
+    return str(error) if isinstance(error, ConfigError) else repr(error)
 
 
 def _settled(outcome: Outcome, summary: Summary) -> None:
@@ -258,13 +272,14 @@ def process_documents(
     backoff_s: float = RETRY_BACKOFF_S,
     task_runner: str = "process",
     dask_address: str = "",
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Claim the given files (intake -> processing), then run everything queued in the workspace.
 
     `task_runner` "dask" spreads documents over a Dask LocalCluster, or the cluster at `dask_address`."""
     scale = Scale(task_runner, dask_address)
     ws = Workspace(Path(workspace))
     config = ws.config()
+    check_engine(config)  # a missing model or extra stops here, before any file is claimed
     store = Store.for_workspace(ws.root, config.store.url)
     try:
         journal = Journal(store)
@@ -297,7 +312,7 @@ def process_documents(
     return vars(summary)
 
 
-def process_workspace(ws: Workspace, folder: Path | None = None, workers: int = 0) -> dict[str, int]:
+def process_workspace(ws: Workspace, folder: Path | None = None, workers: int = 0) -> dict[str, Any]:
     """Process every file waiting in the workspace's intake (or a sub-folder of it) once."""
     from ledgerlens.pipeline.intake import list_inputs
 

@@ -25,6 +25,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from ledgerlens.pipeline.claims import CLAIM_LOCK, PROCESS_LOCK, IntakePoller, recover_claims
+from ledgerlens.pipeline.engines import check_engine
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.intake import Workspace, lock_holder, workspace_lock
 from ledgerlens.pipeline.intake_journal import FINISHING, QUEUED, IntakeRow, Journal
@@ -75,7 +76,7 @@ def process_intake(
     label: str = "intake",
     task_runner: str = "process",
     dask_address: str = "",
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Every document queued in processing/, and those queued while it runs."""
     ws = Workspace(Path(workspace))
     config = ws.config()
@@ -110,7 +111,9 @@ def watch(ws: Workspace, opts: WatchOptions, report: Callable[[IntakeRow], None]
     with workspace_lock(ws, CLAIM_LOCK, wait=False) as held:
         if not held:
             raise ConfigError(f"{ws.root} is already watched by `ledgerlens watch` (pid {lock_holder(ws, CLAIM_LOCK)})")
-        store = Store.for_workspace(ws.root, ws.config().store.url)
+        config = ws.config()
+        check_engine(config)  # a missing model or extra is said now, not by every document's task
+        store = Store.for_workspace(ws.root, config.store.url)
         journal = Journal(store)
         recover_claims(ws, store, journal)
         name = deployment_name(ws)

@@ -50,6 +50,18 @@ def test_registry_lists_the_issue_models_with_license_and_vram() -> None:
         load_prompt(entry.prompt)  # every default prompt version exists
 
 
+def test_the_engine_check_finds_a_missing_adapter_without_loading_the_model(tmp_path) -> None:
+    from ledgerlens.pipeline.engines import check_engine
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "qwen2_vl"}')  # resolves; would not load
+    engine = EngineConfig(name="transformers", model=str(model), adapters={"invoice": str(tmp_path / "gone")})
+    with pytest.raises(ConfigError, match=r"LoRA adapter .*gone not found"):
+        check_engine(replace(Config(), engine=engine))
+    check_engine(replace(Config(), engine=replace(engine, adapters={})))  # the folder is enough to pass
+
+
 def test_a_missing_registry_model_names_the_cache_and_the_pull_command(tmp_path, monkeypatch) -> None:
     from huggingface_hub import constants
 

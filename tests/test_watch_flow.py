@@ -128,3 +128,41 @@ def test_watch_says_clearly_when_the_prefect_api_does_not_answer() -> None:
     url = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
     with temporary_settings({PREFECT_API_URL: url}), pytest.raises(ConfigError, match=r"does not answer.*make ui"):
         check_api(timeout_s=0.5)
+
+
+def test_a_model_that_is_not_installed_is_said_before_any_file_moves(
+    tmp_path: Path, samples: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from huggingface_hub import constants
+
+    from ledgerlens.cli import main
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    ws = _books(tmp_path, samples, RECEIPT)
+    assert main(["process", str(ws.intake), "--engine", "transformers", "--model", "qwen2-vl-2b"]) == 2
+    err = capsys.readouterr().err
+    assert "ledgerlens models pull qwen2-vl-2b" in err and "Traceback" not in err
+    assert (ws.intake / RECEIPT).exists() and not any(ws.processing.iterdir())
+
+
+def test_a_task_that_breaks_keeps_its_document_queued_and_says_why(
+    tmp_path: Path, samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not the document's fault (a worker that cannot start): it is not failed, it waits in
+    processing/ with the reason reported, and the next run books it."""
+    from ledgerlens.flows import process as flow_module
+
+    ws = _books(tmp_path, samples, RECEIPT)
+
+    def broken_worker(*args: Any) -> Any:
+        raise MemoryError("no memory left to start a worker")
+
+    monkeypatch.setattr(flow_module, "_worker", broken_worker)
+    summary = _run(ws)
+    assert summary["processed"] == 0 and summary["failed"] == 0
+    (line,) = summary["broken"]
+    assert line.startswith(f"{RECEIPT}: ") and "MemoryError" in line and "no memory left to start a worker" in line
+    assert [p.name for p in ws.processing.iterdir()] == [RECEIPT]
+    monkeypatch.undo()
+    assert _run(ws)["ok"] == 1
+    assert [p.name for p in ws.done.iterdir()] == [RECEIPT]

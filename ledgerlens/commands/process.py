@@ -44,6 +44,7 @@ def cmd_process(args: argparse.Namespace) -> int:
 
     from ledgerlens.flows.process import listening, process_documents
     from ledgerlens.pipeline.config import overriding
+    from ledgerlens.pipeline.engines import check_engine
     from ledgerlens.pipeline.intake import list_inputs
 
     target = Path(args.path) if args.path else Path.cwd()
@@ -54,6 +55,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     if not files:
         con.print(f"Nothing to process in {folder}.")
         return 0
+    check_engine(with_engine_args(ws.config(), args))  # before the progress bar: a missing model is said alone
     started_wall = time.monotonic()
     columns = (
         TextColumn("[bold]processing"),
@@ -76,12 +78,21 @@ def cmd_process(args: argparse.Namespace) -> int:
             # A model engine loads its model once per worker process: one worker, one model in memory.
             workers = args.workers or (1 if ws.config().engine.name == "transformers" else 0)
             scale = {"task_runner": args.task_runner, "dask_address": args.dask_address or ""}
-            process_documents([str(f) for f in files], str(ws.root), label=label, workers=workers, **scale)
+            summary = process_documents([str(f) for f in files], str(ws.root), label=label, workers=workers, **scale)
     _drain_prefect_events()
     _print_results(ws, [f.name for f in files], con)
     for outcome in aside:
         con.print(f"{outcome.state}: {outcome.name} -> {outcome.path}: {outcome.reason}")
     con.print(f"{len(files)} document(s) in {time.monotonic() - started_wall:.1f} s")
+    broken = summary.get("broken", [])
+    for line in broken:
+        con.print(f"[red]not processed[/]: {line}")
+    if broken:
+        con.print(
+            f"{len(broken)} document(s) wait in {ws.processing}: the run could not process them "
+            "(above, why). Fix that, then run `ledgerlens process` again: they are picked up first."
+        )
+        return 1
     return 0
 
 

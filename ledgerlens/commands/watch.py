@@ -15,9 +15,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from ledgerlens.flows.process import default_workers
     from ledgerlens.flows.scale import Scale
     from ledgerlens.flows.watch import WatchOptions, check_api, deployment_name, watch
+    from ledgerlens.pipeline.engines import check_engine
 
     ws = workspace(args.workspace)
-    ws.config()  # a bad ledgerlens.toml stops us here, not inside the first flow run
+    check_engine(ws.config())  # a bad ledgerlens.toml or a missing model stops us here, not in a flow run
     check_api()
     opts = WatchOptions(
         workers=args.workers or default_workers(),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import cast
 
 from ..config import Config
 from ..errors import ConfigError
@@ -27,16 +28,43 @@ def _openai(config: Config) -> Engine:
     return OpenAIEngine.from_config(config)
 
 
+def _transformers_settings(config: Config) -> object:
+    from .transformers import TransformersEngine
+
+    return TransformersEngine.settings(config)
+
+
+def _openai_settings(config: Config) -> object:
+    engine = _openai(config)
+    engine.client.close()  # type: ignore[attr-defined]
+    return engine
+
+
 ENGINES: dict[str, Callable[[Config], Engine]] = {"ocr": _ocr, "transformers": _transformers, "openai": _openai}
+# What checks an engine's configuration without loading a model or calling a server. Creating the
+# ocr and openai engines does neither, so for them creating is checking.
+CHECKS: dict[str, Callable[[Config], object]] = {
+    "ocr": _ocr,
+    "transformers": _transformers_settings,
+    "openai": _openai_settings,
+}
+
+
+def _entry(table: Mapping[str, Callable[[Config], object]], name: str) -> Callable[[Config], object]:
+    try:
+        return table[name]
+    except KeyError:
+        raise ConfigError(f"unknown engine {name!r}; known engines: {', '.join(sorted(ENGINES))}") from None
 
 
 def create_engine(config: Config) -> Engine:
-    name = config.engine.name
-    try:
-        factory = ENGINES[name]
-    except KeyError:
-        raise ConfigError(f"unknown engine {name!r}; known engines: {', '.join(sorted(ENGINES))}") from None
-    return factory(config)
+    return cast(Engine, _entry(ENGINES, config.engine.name)(config))
 
 
-__all__ = ["ENGINES", "Engine", "create_engine"]
+def check_engine(config: Config) -> None:
+    """A ConfigError now, naming the fix (the model to pull, the extra to install, the adapter
+    folder that is missing), rather than from every worker once documents are claimed."""
+    _entry(CHECKS, config.engine.name)(config)
+
+
+__all__ = ["CHECKS", "ENGINES", "Engine", "check_engine", "create_engine"]

@@ -11,17 +11,18 @@ review issues. The model and adapters are loaded once per process.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, cast
 
 from ..config import Config
 from ..schemas import DocumentSchema
 from ..types import EngineOutput, Page
-from ..vlm.adapters import Adapter, AdapterRules, AdapterSet
+from ..vlm.adapters import Adapter, AdapterRules, AdapterSet, check_folder
 from ..vlm.constrain import model_schema
 from ..vlm.decode import Generation, field_confidence
 from ..vlm.generate import Generator
 from ..vlm.images import page_image, visual_tokens
-from ..vlm.loading import LoadedModel, load
+from ..vlm.loading import LoadedModel, load, require_extra
 from ..vlm.options import TransformersOptions
 from ..vlm.prompts import Conversation, PromptVersion, load_prompt, start
 from ..vlm.quantize import quantize_dynamic_int8
@@ -84,12 +85,21 @@ class TransformersEngine:
 
     @classmethod
     def from_config(cls, config: Config) -> TransformersEngine:
+        return cls(*cls.settings(config))
+
+    @staticmethod
+    def settings(config: Config) -> tuple[ResolvedModel, TransformersOptions, PromptVersion, AdapterRules, str]:
+        """Everything the configuration decides, checked without loading the model: the extra is
+        installed, the model and every adapter folder are on this machine, the options parse."""
         spec = config.engine
+        require_extra()
         options = TransformersOptions.parse(spec.options)
         resolved = resolve_model(spec.model, spec.revision)
         version = spec.prompt_version or (resolved.entry.prompt if resolved.entry else DEFAULT_PROMPT)
         rules = AdapterRules.parse(spec.adapter, spec.adapters)
-        return cls(resolved, options, load_prompt(version), rules, spec.revision)
+        for folder in rules.folders():
+            check_folder(Path(folder))
+        return resolved, options, load_prompt(version), rules, spec.revision
 
     def describe(self) -> dict[str, Any]:
         if self._describe is None:
