@@ -123,7 +123,15 @@ def _scanned(result: DocumentResult) -> bool:
     return any(p.get("text_source") == "ocr" for p in result.provenance.get("pages", []))
 
 
-def bench(folder: Path, config: Config, workers: int | None = None) -> dict[str, Any]:
+def fastest(runs: list[Run]) -> Run:
+    """The least disturbed of repeated runs: on a shared machine noise only ever adds time."""
+    return min(runs, key=lambda run: run.seconds)
+
+
+def bench(folder: Path, config: Config, workers: int | None = None, repeat: int = 3) -> dict[str, Any]:
+    """Every compared run is repeated `repeat` times, interleaved, and its fastest kept."""
+    if repeat < 1:
+        raise ValueError("repeat must be at least 1")
     paths = documents(folder)
     if not paths:
         raise FileNotFoundError(f"no documents (PDF, PNG, JPEG, TIFF) under {folder}")
@@ -135,19 +143,27 @@ def bench(folder: Path, config: Config, workers: int | None = None) -> dict[str,
         scanned_paths = [p for p, r in zip(paths, results, strict=True) if _scanned(r)]
         digital_paths = [p for p, r in zip(paths, results, strict=True) if not _scanned(r) and r.page_count]
         runs = [full]
-        out: dict[str, Any] = {"documents": len(paths), "workers": workers}
+        out: dict[str, Any] = {"documents": len(paths), "workers": workers, "repeat": repeat}
+        scan_n_label = f"pipeline, {workers} worker(s), scanned"
+        digital_label = f"pipeline, {workers} worker(s), born-digital"
+        trials: list[list[Run]] = [[] for _ in range(4)]  # scanned N workers, 1 worker, tesseract; digital
+        for _ in range(repeat):
+            if scanned_paths:
+                trials[0].append(run_pipeline(scanned_paths, config, workers, scan_n_label)[0])
+                trials[1].append(run_pipeline(scanned_paths, config, 1, "pipeline, 1 worker, scanned")[0])
+                trials[2].append(tesseract_reference(scanned_paths, config, workers, scratch))
+            if digital_paths:
+                trials[3].append(run_pipeline(digital_paths, config, workers, digital_label)[0])
         if scanned_paths:
-            scan_n, _ = run_pipeline(scanned_paths, config, workers, f"pipeline, {workers} worker(s), scanned")
-            scan_1, _ = run_pipeline(scanned_paths, config, 1, "pipeline, 1 worker, scanned")
-            ref = tesseract_reference(scanned_paths, config, workers, scratch)
+            scan_n, scan_1, ref = (fastest(t) for t in trials[:3])
             runs += [scan_n, scan_1, ref]
             out["overhead_ratio"] = round(scan_n.pages_per_min / ref.pages_per_min, 3)
             out["scaling_ratio"] = round(scan_n.pages_per_min / scan_1.pages_per_min, 3)
         if digital_paths:
-            digital, _ = run_pipeline(digital_paths, config, workers, f"pipeline, {workers} worker(s), born-digital")
+            digital = fastest(trials[3])
             runs.append(digital)
             if scanned_paths:
-                out["born_digital_speedup"] = round(digital.pages_per_min / runs[1].pages_per_min, 2)
+                out["born_digital_speedup"] = round(digital.pages_per_min / scan_n.pages_per_min, 2)
         out["runs"] = [r.as_dict() for r in runs]
         out["peak_rss_mb"] = {
             "main": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

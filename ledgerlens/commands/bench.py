@@ -21,8 +21,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     config = with_engine_args(load_config(Path(args.config) if args.config else None), args)
     con = console()
     con.print(f"benchmarking {args.docs} ...")
-    report = bench(Path(args.docs), config, args.workers)
-    table = Table(title=f"ledgerlens bench ({report['documents']} documents, {report['workers']} workers)")
+    report = bench(Path(args.docs), config, args.workers, args.repeat)
+    title = f"ledgerlens bench ({report['documents']} documents, {report['workers']} workers"
+    table = Table(title=title + f"; fastest of {args.repeat} interleaved runs after the first)")
     for col in ("run", "docs", "pages", "seconds", "pages/min"):
         table.add_column(col, justify="left" if col == "run" else "right")
     for r in report["runs"]:
@@ -50,6 +51,7 @@ def register(sub: Any) -> None:
     s.add_argument("docs", help="a folder of documents (PDF, PNG, JPEG, TIFF)")
     s.add_argument("--workers", type=int, help="worker processes (default: physical cores)")
     s.add_argument("--config", help="a ledgerlens.toml to run with")
+    s.add_argument("--repeat", type=int, default=3, help="runs of each compared pass; the fastest counts (default 3)")
     s.add_argument("--report", help="write the figures as JSON to this file")
     add_engine_args(s)
     s.set_defaults(func=cmd_bench)
