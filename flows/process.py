@@ -44,7 +44,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from prefect.tasks import Task, exponential_backoff
 
 from .artifacts import artifact_key, document_markdown
-from .scale import ON_THIS_MACHINE, Scale, dask_task_runner, ensure_gate, gated
+from .scale import ON_THIS_MACHINE, Scale, dask_task_runner, ensure_gate, gated, one_api
 
 RETRY_BACKOFF_S = 10.0  # first wait before retrying a transient failure; doubles each time
 
@@ -142,13 +142,20 @@ def default_workers() -> int:
     return physical_cores()
 
 
-def _task_runner(workers: int, scale: Scale) -> Any:
+@contextmanager
+def _task_runner(workers: int, scale: Scale) -> Iterator[Any]:
+    """The started task runner. One worker runs in this process (no start-up cost; tests can patch
+    it); more run in processes, which report to this run's Prefect API."""
     if scale.task_runner == "dask":
-        return dask_task_runner(scale, workers)
-    # One worker runs in this process (no start-up cost; tests can patch it); more run in processes.
-    if workers <= 1:
-        return ThreadPoolTaskRunner(max_workers=1)
-    return ProcessPoolTaskRunner(max_workers=workers, initializer=_init_worker_process)
+        runner = dask_task_runner(scale, workers)
+    elif workers <= 1:
+        with ThreadPoolTaskRunner(max_workers=1) as runner:
+            yield runner
+        return
+    else:
+        runner = ProcessPoolTaskRunner(max_workers=workers, initializer=_init_worker_process)
+    with one_api(), runner:
+        yield runner
 
 
 def drain_queue(

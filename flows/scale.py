@@ -15,8 +15,8 @@ before the run: across every worker of every machine, requests to one server nev
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +75,22 @@ def _api_url() -> str:
 
     with get_client(sync_client=True) as client:
         return str(client.api_url).rstrip("/")
+
+
+@contextmanager
+def one_api() -> Iterator[None]:
+    """Task runs in worker processes report to this run's Prefect API.
+
+    Without PREFECT_API_URL, Prefect serves an ephemeral API from a subprocess; a worker process
+    handed this run's settings would start one of its own (seconds of start-up per worker, and
+    several servers writing one database). Within this, the run's settings name its API."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value():
+        yield
+        return
+    with temporary_settings({PREFECT_API_URL: _api_url()}):
+        yield
 
 
 # ---------------------------------------------------------------- the model gate

@@ -166,3 +166,27 @@ def test_a_task_that_breaks_keeps_its_document_queued_and_says_why(
     monkeypatch.undo()
     assert _run(ws)["ok"] == 1
     assert [p.name for p in ws.done.iterdir()] == [RECEIPT]
+
+
+def _api_url_here() -> str:
+    from prefect.settings import get_current_settings
+
+    return str(get_current_settings().api.url)
+
+
+def test_worker_processes_report_to_the_runs_own_api() -> None:
+    """On the ephemeral API, a worker process must not start an API server of its own."""
+    from ledgerlens.flows.process import _task_runner
+    from ledgerlens.flows.scale import ON_THIS_MACHINE, _api_url
+    from prefect import flow, task
+
+    api_url_here = task(_api_url_here, name="api url")
+
+    @flow
+    def two_workers() -> tuple[str, list[str]]:
+        with _task_runner(2, ON_THIS_MACHINE) as runner:
+            futures = [runner.submit(api_url_here, {}) for _ in range(2)]
+            return _api_url(), [f.result() for f in futures]
+
+    own, reported = two_workers()
+    assert own.startswith("http://127.0.0.1:") and reported == [own, own]
