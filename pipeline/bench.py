@@ -16,8 +16,10 @@ import subprocess
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +121,10 @@ def tesseract_reference(paths: list[Path], config: Config, workers: int, scratch
     return run
 
 
+def _pipeline_run(paths: list[Path], config: Config, workers: int, label: str) -> Run:
+    return run_pipeline(paths, config, workers, label)[0]
+
+
 def _scanned(result: DocumentResult) -> bool:
     return any(p.get("text_source") == "ocr" for p in result.provenance.get("pages", []))
 
@@ -144,26 +150,28 @@ def bench(folder: Path, config: Config, workers: int | None = None, repeat: int 
         digital_paths = [p for p, r in zip(paths, results, strict=True) if not _scanned(r) and r.page_count]
         runs = [full]
         out: dict[str, Any] = {"documents": len(paths), "workers": workers, "repeat": repeat}
-        scan_n_label = f"pipeline, {workers} worker(s), scanned"
-        digital_label = f"pipeline, {workers} worker(s), born-digital"
-        trials: list[list[Run]] = [[] for _ in range(4)]  # scanned N workers, 1 worker, tesseract; digital
-        for _ in range(repeat):
-            if scanned_paths:
-                trials[0].append(run_pipeline(scanned_paths, config, workers, scan_n_label)[0])
-                trials[1].append(run_pipeline(scanned_paths, config, 1, "pipeline, 1 worker, scanned")[0])
-                trials[2].append(tesseract_reference(scanned_paths, config, workers, scratch))
-            if digital_paths:
-                trials[3].append(run_pipeline(digital_paths, config, workers, digital_label)[0])
+        passes: dict[str, Callable[[], Run]] = {}  # each compared pass, in the order they interleave
         if scanned_paths:
-            scan_n, scan_1, ref = (fastest(t) for t in trials[:3])
-            runs += [scan_n, scan_1, ref]
-            out["overhead_ratio"] = round(scan_n.pages_per_min / ref.pages_per_min, 3)
-            out["scaling_ratio"] = round(scan_n.pages_per_min / scan_1.pages_per_min, 3)
+            n_label = f"pipeline, {workers} worker(s), scanned"
+            passes["scanned"] = partial(_pipeline_run, scanned_paths, config, workers, n_label)
+            one_label = "pipeline, 1 worker, scanned"
+            passes["scanned, 1 worker"] = partial(_pipeline_run, scanned_paths, config, 1, one_label)
+            passes["tesseract"] = partial(tesseract_reference, scanned_paths, config, workers, scratch)
         if digital_paths:
-            digital = fastest(trials[3])
-            runs.append(digital)
-            if scanned_paths:
-                out["born_digital_speedup"] = round(digital.pages_per_min / scan_n.pages_per_min, 2)
+            digital_label = f"pipeline, {workers} worker(s), born-digital"
+            passes["born-digital"] = partial(_pipeline_run, digital_paths, config, workers, digital_label)
+        trials: dict[str, list[Run]] = {name: [] for name in passes}
+        for _ in range(repeat):
+            for name, run_once in passes.items():
+                trials[name].append(run_once())
+        best = {name: fastest(t) for name, t in trials.items()}
+        runs += best.values()
+        if scanned_paths:
+            scanned = best["scanned"].pages_per_min
+            out["overhead_ratio"] = round(scanned / best["tesseract"].pages_per_min, 3)
+            out["scaling_ratio"] = round(scanned / best["scanned, 1 worker"].pages_per_min, 3)
+            if digital_paths:
+                out["born_digital_speedup"] = round(best["born-digital"].pages_per_min / scanned, 2)
         out["runs"] = [r.as_dict() for r in runs]
         out["peak_rss_mb"] = {
             "main": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

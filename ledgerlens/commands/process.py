@@ -55,7 +55,8 @@ def cmd_process(args: argparse.Namespace) -> int:
     if not files:
         con.print(f"Nothing to process in {folder}.")
         return 0
-    check_engine(with_engine_args(ws.config(), args))  # before the progress bar: a missing model is said alone
+    config = with_engine_args(ws.config(), args)
+    check_engine(config)  # before the progress bar: a missing model is said alone
     started_wall = time.monotonic()
     columns = (
         TextColumn("[bold]processing"),
@@ -76,7 +77,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         ):
             label = f"{len(files)} document{'s' if len(files) != 1 else ''}"
             # A model engine loads its model once per worker process: one worker, one model in memory.
-            workers = args.workers or (1 if ws.config().engine.name == "transformers" else 0)
+            workers = args.workers or (1 if config.engine.name == "transformers" else 0)
             scale = {"task_runner": args.task_runner, "dask_address": args.dask_address or ""}
             summary = process_documents([str(f) for f in files], str(ws.root), label=label, workers=workers, **scale)
     _drain_prefect_events()
