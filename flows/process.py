@@ -298,7 +298,10 @@ def process_documents(
                 )
             recover_claims(ws, store, journal)
             summary = Summary()
+            processing = Path(os.path.abspath(ws.processing))
             for raw in paths:
+                if Path(os.path.abspath(raw)).is_relative_to(processing):  # the path itself: links are not followed
+                    continue  # claimed already: it is queued, and runs below
                 row = claim(entry_for(Path(raw), ws.intake), ws, store, journal) if os.path.lexists(raw) else None
                 if row is not None and row.state != QUEUED:  # set aside unopened (a link, a pipe) or unreadable
                     _settled(outcome_of(row, store), summary)

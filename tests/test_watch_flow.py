@@ -146,11 +146,13 @@ def test_a_model_that_is_not_installed_is_said_before_any_file_moves(
 
 
 def test_a_task_that_breaks_keeps_its_document_queued_and_says_why(
-    tmp_path: Path, samples: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, samples: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Not the document's fault (a worker that cannot start): it is not failed, it waits in
-    processing/ with the reason reported, and the next run books it."""
+    processing/ with the reason reported, `process` exits 1, and the next run books it."""
     from ledgerlens.flows import process as flow_module
+
+    from ledgerlens.cli import main
 
     ws = _books(tmp_path, samples, RECEIPT)
 
@@ -163,8 +165,15 @@ def test_a_task_that_breaks_keeps_its_document_queued_and_says_why(
     (line,) = summary["broken"]
     assert line.startswith(f"{RECEIPT}: ") and "MemoryError" in line and "no memory left to start a worker" in line
     assert [p.name for p in ws.processing.iterdir()] == [RECEIPT]
+    capsys.readouterr()
+    assert main(["process", str(ws.root), "--workers", "1"]) == 1  # one worker: in this process, patched
+    out = capsys.readouterr().out
+    assert "not processed" in out and "no memory left to start a worker" in out and "ledgerlens process" in out
+    assert "Documents" not in out  # no empty results table
     monkeypatch.undo()
-    assert _run(ws)["ok"] == 1
+    assert main(["process", str(ws.root), "--workers", "1"]) == 0  # intake is empty: processing/ is not
+    out = capsys.readouterr().out
+    assert "1 document(s) left in" in out and RECEIPT in out and "20.41" in out
     assert [p.name for p in ws.done.iterdir()] == [RECEIPT]
 
 
@@ -190,3 +199,31 @@ def test_worker_processes_report_to_the_runs_own_api() -> None:
 
     own, reported = two_workers()
     assert own.startswith("http://127.0.0.1:") and reported == [own, own]
+
+
+def test_process_refuses_the_folders_it_moves_files_into(
+    tmp_path: Path, samples: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ledgerlens.cli import main
+
+    ws = _books(tmp_path, samples, RECEIPT)
+    shutil.move(ws.intake / RECEIPT, ws.failed / RECEIPT)
+    assert main(["process", str(ws.failed)]) == 2
+    assert "ledgerlens retry" in capsys.readouterr().err
+    assert main(["process", str(ws.processing)]) == 2
+    assert [p.name for p in ws.failed.iterdir()] == [RECEIPT]
+
+
+def test_a_path_in_processing_is_not_claimed_twice(
+    tmp_path: Path, samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Handed to the flow again, a document queued in processing/ runs once, under its own name."""
+    from ledgerlens.flows import process as flow_module
+
+    ws = _books(tmp_path, samples, RECEIPT)
+    monkeypatch.setattr(flow_module, "_worker", lambda *args: 1 / 0)  # the first run leaves it queued
+    assert _run(ws)["broken"]
+    monkeypatch.undo()
+    summary = flow_module.process_documents([str(ws.processing / RECEIPT)], str(ws.root), workers=1)
+    assert summary["ok"] == 1 and not summary["broken"]
+    assert [p.name for p in ws.done.iterdir()] == [RECEIPT]

@@ -45,16 +45,27 @@ def cmd_process(args: argparse.Namespace) -> int:
     from ledgerlens.flows.process import listening, process_documents
     from ledgerlens.pipeline.config import overriding
     from ledgerlens.pipeline.engines import check_engine
+    from ledgerlens.pipeline.errors import ConfigError
     from ledgerlens.pipeline.intake import list_inputs
 
     target = Path(args.path) if args.path else Path.cwd()
     ws = workspace(str(target))
     folder = ws.intake if target.resolve() == ws.root else target.resolve()
+    for kept in (ws.processing, ws.done, ws.failed, ws.exports):
+        if folder.is_relative_to(kept.resolve()):
+            raise ConfigError(
+                f"`process` takes documents from {ws.intake} (a file or sub-folder of it), not from {kept.name}/"
+                + (": `ledgerlens retry` sends failed ones back to intake" if kept == ws.failed else "")
+            )
     files = list_inputs(folder) if folder.is_dir() else [folder]
+    # Left in processing/ by an earlier run that crashed or could not process them: run first.
+    waiting = [p for p in ws.processing.iterdir() if p.is_file() and not p.name.startswith(".")]
     con = console()
-    if not files:
+    if not files and not waiting:
         con.print(f"Nothing to process in {folder}.")
         return 0
+    if waiting:  # queued already: the flow runs them without claiming them again
+        con.print(f"{len(waiting)} document(s) left in {ws.processing} by an earlier run are processed first.")
     config = with_engine_args(ws.config(), args)
     check_engine(config)  # before the progress bar: a missing model is said alone
     started_wall = time.monotonic()
@@ -67,7 +78,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         TextColumn("{task.fields[last]}"),
     )
     with Progress(*columns, console=con, transient=False) as progress:
-        task_id = progress.add_task("process", total=len(files), pages=0, rate="", last="")
+        task_id = progress.add_task("process", total=len(waiting) + len(files), pages=0, rate="", last="")
         # --engine/--model/--quant/--adapter apply on top of the workspace's ledgerlens.toml, which the flow reads.
         aside: list[Any] = []
         with (
@@ -81,10 +92,10 @@ def cmd_process(args: argparse.Namespace) -> int:
             scale = {"task_runner": args.task_runner, "dask_address": args.dask_address or ""}
             summary = process_documents([str(f) for f in files], str(ws.root), label=label, workers=workers, **scale)
     _drain_prefect_events()
-    _print_results(ws, [f.name for f in files], con)
+    _print_results(ws, [f.name for f in waiting + files], con)
     for outcome in aside:
         con.print(f"{outcome.state}: {outcome.name} -> {outcome.path}: {outcome.reason}")
-    con.print(f"{len(files)} document(s) in {time.monotonic() - started_wall:.1f} s")
+    con.print(f"{len(waiting) + len(files)} document(s) in {time.monotonic() - started_wall:.1f} s")
     broken = summary.get("broken", [])
     for line in broken:
         con.print(f"[red]not processed[/]: {line}")
@@ -118,6 +129,8 @@ def _print_results(ws: Any, names: list[str] | None, con: Any) -> None:
     if names is not None:
         wanted = set(names)
         docs = [d for d in docs if d.result.source_name in wanted]
+    if not docs:  # nothing was stored (every file set aside, or the run could not process them)
+        return
     table = Table(title="Documents")
     for col in ("id", "document", "type", "status", "total", "issues"):
         table.add_column(col, justify="right" if col in ("id", "total") else "left")
