@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -106,6 +107,31 @@ def start_watch(ws: Path, url: str, home: Path, log: Path, *extra: str) -> subpr
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: the runner's children go with it
         )
+
+
+@contextmanager
+def watching(ws: Path, url: str, home: Path, log: Path, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`start_watch`, killed on the way out if the test left it running."""
+    proc = start_watch(ws, url, home, log, *extra)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def stop_watch(proc: subprocess.Popen[bytes]) -> None:
+    """Stop `ledgerlens watch` as a service manager would (SIGTERM) and wait for it to exit."""
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+
+
+def finished_flow_runs(url: str) -> list[dict[str, Any]]:
+    """Every flow run on the server, once there is one and all have ended; else []."""
+    runs = api(url, "/flow_runs/filter", {})
+    done = [r for r in runs if r["state"] and r["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED")]
+    return runs if runs and len(done) == len(runs) else []
 
 
 def wait_for(condition: Any, timeout_s: float, what: str, log: Path | None = None) -> Any:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -78,7 +77,7 @@ def test_two_dask_workers_on_postgresql_never_book_a_document_twice(postgres: Po
     from ledgerlens.pipeline.intake import init_workspace
     from ledgerlens.pipeline.intake_journal import DONE, DUPLICATE, FAILED, Journal
     from ledgerlens.pipeline.store import Store
-    from prefect_server import api, prefect_server, start_watch, wait_for
+    from prefect_server import api, finished_flow_runs, prefect_server, stop_watch, wait_for, watching
 
     store_url = postgres.url(postgres.create_database("ledgerlens"))
     prefect_db = postgres.url(postgres.create_database("prefect"), driver="asyncpg")
@@ -94,16 +93,10 @@ def test_two_dask_workers_on_postgresql_never_book_a_document_twice(postgres: Po
     home = tmp_path / "prefect"
     with prefect_server(home, PREFECT_API_DATABASE_CONNECTION_URL=prefect_db) as url:
         log = tmp_path / "watch.log"
-        proc = start_watch(ws.root, url, home, log, "--workers", "2", "--task-runner", "dask")
-        try:
+        with watching(ws.root, url, home, log, "--workers", "2", "--task-runner", "dask") as proc:
             wait_for(lambda: _settled(store_url) == files, 300, f"{files} files settled", log)
-            flow_runs = wait_for(lambda: _finished(url), 120, "the flow run to end", log)
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            flow_runs = wait_for(lambda: finished_flow_runs(url), 120, "the flow run to end", log)
+            stop_watch(proc)
         runs = api(url, "/task_runs/filter", {"limit": 200})
     store = Store(store_url)
     try:
@@ -139,11 +132,3 @@ def _settled(store_url: str) -> int:
         return sum(1 for row in Journal(store).rows(OUTCOMES))
     finally:
         store.close()
-
-
-def _finished(url: str) -> list[dict[str, Any]]:
-    from prefect_server import api
-
-    runs = api(url, "/flow_runs/filter", {})
-    done = [r for r in runs if r["state"] and r["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED")]
-    return runs if runs and len(done) == len(runs) else []

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect_server import api, prefect_server, start_watch, wait_for
+from prefect_server import api, finished_flow_runs, prefect_server, stop_watch, wait_for, watching
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -42,28 +41,16 @@ def watched(server: tuple[str, Path], samples: Path, tmp_path_factory: pytest.Te
     shutil.copy(samples / SCAN, ws.intake / SCAN)
     shutil.copy(bad / CORRUPT, ws.intake / CORRUPT)
     log = ws.root.parent / "watch.log"
-    proc = start_watch(ws.root, url, home, log)
-    try:
+    with watching(ws.root, url, home, log) as proc:
         wait_for(
             lambda: (ws.failed / f"{CORRUPT}.error.json").exists() and len(list(ws.done.iterdir())) == 2,
             300,
             "the files",
         )
         # The batch run ends once nothing more arrives for --linger seconds.
-        flow_runs = wait_for(lambda: _final_flow_runs(url), 120, "the flow run to finish")
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        flow_runs = wait_for(lambda: finished_flow_runs(url), 120, "the flow run to finish")
+        stop_watch(proc)
     return {"ws": ws, "url": url, "flow_runs": flow_runs, "returncode": proc.returncode, "log": log.read_text()}
-
-
-def _final_flow_runs(url: str) -> list[dict[str, Any]]:
-    runs = api(url, "/flow_runs/filter", {})
-    done = [r for r in runs if r["state"] and r["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED")]
-    return runs if runs and len(done) == len(runs) else []
 
 
 def _task_run(url: str, name: str) -> dict[str, Any]:

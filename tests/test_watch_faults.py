@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect_server import prefect_server, start_watch
+from prefect_server import prefect_server, start_watch, stop_watch
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -180,8 +180,7 @@ def test_kill_9_at_random_points_loses_nothing_and_books_nothing_twice(
             return not list_inputs(ws.intake) and not journal.rows(OPEN) and not list_inputs(ws.processing)
 
         _wait(finished, 600, "every input to be done or failed")
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        stop_watch(proc)
         rows = journal.rows()
         documents = store.all()
         store.close()
