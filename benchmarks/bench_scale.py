@@ -61,7 +61,7 @@ def start_api() -> float:
 
 def flow_run(docs: list[Path], root: Path, workers: int, task_runner: str) -> dict[str, Any]:
     from ledgerlens.flows.process import process_documents
-    from ledgerlens.pipeline.intake import init_workspace
+    from ledgerlens.pipeline.intake.workspace import init_workspace
 
     shutil.rmtree(root, ignore_errors=True)
     ws = init_workspace(root)
@@ -85,10 +85,10 @@ def flow_run(docs: list[Path], root: Path, workers: int, task_runner: str) -> di
 def prepared_invoices(folder: Path) -> list[tuple[list[Any], Any]]:
     """(pages, schema) of each generated invoice PDF: rasterized, text layer read."""
     from ledgerlens.pipeline.config import PipelineOptions
-    from ledgerlens.pipeline.load import load_document
-    from ledgerlens.pipeline.ocr import read_text
-    from ledgerlens.pipeline.rasterize import rasterize
-    from ledgerlens.pipeline.schemas import load_schemas
+    from ledgerlens.pipeline.doctypes.schemas import load_schemas
+    from ledgerlens.pipeline.read.load import load_document
+    from ledgerlens.pipeline.read.ocr import read_text
+    from ledgerlens.pipeline.read.rasterize import rasterize
 
     opts, schema = PipelineOptions(), load_schemas()["invoice"]
     out = []

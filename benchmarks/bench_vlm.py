@@ -104,8 +104,8 @@ def build_model(tok: Any) -> Any:
 def invoice_page(folder: Path) -> Any:
     from fixtures.generate import generate
     from ledgerlens.pipeline.config import PipelineOptions
-    from ledgerlens.pipeline.load import load_document
-    from ledgerlens.pipeline.rasterize import rasterize
+    from ledgerlens.pipeline.read.load import load_document
+    from ledgerlens.pipeline.read.rasterize import rasterize
 
     generate(folder, seed=0, scans=False, only=["invoice_en_gb"])
     opts = PipelineOptions()
@@ -169,7 +169,7 @@ def grammar_ms_per_token(gen: Any, schema: dict[str, Any], example: dict[str, An
 
 def measure(variant: str, gen: Any, conversation: Any, image: Any, schema: dict[str, Any], n: int) -> dict[str, Any]:
     import torch
-    from ledgerlens.pipeline.vlm.decode import parse_json
+    from ledgerlens.pipeline.engines.model.decode import parse_json
     from transformers import LogitsProcessorList
 
     t0 = time.perf_counter()
@@ -220,22 +220,22 @@ def main() -> int:
     args = parser.parse_args()
 
     import torch
-    from ledgerlens.pipeline.engines.transformers import DEFAULT_PROMPT
-    from ledgerlens.pipeline.schemas import load_schemas
-    from ledgerlens.pipeline.vlm.constrain import model_schema
-    from ledgerlens.pipeline.vlm.generate import Generator
-    from ledgerlens.pipeline.vlm.images import page_image
-    from ledgerlens.pipeline.vlm.loading import LoadedModel
-    from ledgerlens.pipeline.vlm.options import TransformersOptions
-    from ledgerlens.pipeline.vlm.processors import image_only_class
-    from ledgerlens.pipeline.vlm.prompts import load_prompt, start
-    from ledgerlens.pipeline.vlm.quantize import quantize_dynamic_int8
+    from ledgerlens.pipeline.doctypes.schemas import load_schemas
+    from ledgerlens.pipeline.engines.model.constrain import model_schema
+    from ledgerlens.pipeline.engines.model.images import page_image
+    from ledgerlens.pipeline.engines.model.prompts import load_prompt, start
+    from ledgerlens.pipeline.engines.transformers.engine import DEFAULT_PROMPT
+    from ledgerlens.pipeline.engines.transformers.generate import Generator
+    from ledgerlens.pipeline.engines.transformers.loading import LoadedModel
+    from ledgerlens.pipeline.engines.transformers.options import TransformersOptions
+    from ledgerlens.pipeline.engines.transformers.processors import image_only_class
+    from ledgerlens.pipeline.engines.transformers.quantize import quantize_dynamic_int8
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
     from vlm_models import CHAT_TEMPLATE
 
     threads = args.threads
     if not threads:  # pipeline.pool imports the whole pipeline (PDF libraries): only when needed
-        from ledgerlens.pipeline.pool import physical_cores
+        from ledgerlens.pipeline.measure.pool import physical_cores
 
         threads = physical_cores()
     torch.set_num_threads(threads)

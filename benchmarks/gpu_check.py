@@ -58,8 +58,8 @@ def adapter(model_dir: Path, out: Path) -> Path:
 def run(name: str, model_dir: Path, the_page: Any, **spec: Any) -> dict[str, Any]:
     import torch
     from ledgerlens.pipeline.config import Config, EngineConfig
+    from ledgerlens.pipeline.doctypes.schemas import load_schemas
     from ledgerlens.pipeline.engines import create_engine
-    from ledgerlens.pipeline.schemas import load_schemas
 
     options = {"device": "cuda", "max_pixels": 448 * 448, "max_new_tokens": 128, **spec.pop("options", {})}
     row: dict[str, Any] = {"case": name}
@@ -135,11 +135,11 @@ def main() -> int:
 
         # doctor counts cores with pipeline.pool, which imports the whole pipeline (PDF libraries too);
         # only the core count is needed here, where only the engine's wheels were carried.
-        pool = types.ModuleType("ledgerlens.pipeline.pool")
+        pool = types.ModuleType("ledgerlens.pipeline.measure.pool")
         pool.physical_cores = lambda: os.cpu_count() or 1  # type: ignore[attr-defined]
-        sys.modules.setdefault("ledgerlens.pipeline.pool", pool)
-        from ledgerlens.pipeline.vlm.doctor import probe, recommend
-        from ledgerlens.pipeline.vlm.registry import load_registry
+        sys.modules.setdefault("ledgerlens.pipeline.measure.pool", pool)
+        from ledgerlens.pipeline.engines.transformers.doctor import probe, recommend
+        from ledgerlens.pipeline.engines.transformers.registry import load_registry
 
         machine = probe()
         rec = recommend(machine, load_registry())

@@ -9,8 +9,8 @@ import json
 import re
 from typing import Any
 
-from ledgerlens.pipeline.jobs import Outcome
-from ledgerlens.pipeline.store import StoredDocument
+from ledgerlens.pipeline.books.store import StoredDocument
+from ledgerlens.pipeline.intake.jobs import Outcome
 
 MAX_VALUE = 80
 

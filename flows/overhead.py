@@ -33,16 +33,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ledgerlens.pipeline.claims import claim
+from ledgerlens.pipeline.books.store import Store
+from ledgerlens.pipeline.chain import Context, Runner
 from ledgerlens.pipeline.config import Config
-from ledgerlens.pipeline.intake import Workspace, init_workspace, list_inputs
-from ledgerlens.pipeline.intake_journal import Journal
-from ledgerlens.pipeline.jobs import run_document
-from ledgerlens.pipeline.load import load_document
-from ledgerlens.pipeline.pool import physical_cores
-from ledgerlens.pipeline.run import Context, Runner
-from ledgerlens.pipeline.store import Store
-from ledgerlens.pipeline.watcher import entry_for
+from ledgerlens.pipeline.intake.claims import claim
+from ledgerlens.pipeline.intake.jobs import run_document
+from ledgerlens.pipeline.intake.journal import Journal
+from ledgerlens.pipeline.intake.watcher import entry_for
+from ledgerlens.pipeline.intake.workspace import Workspace, init_workspace, list_inputs
+from ledgerlens.pipeline.measure.pool import physical_cores
+from ledgerlens.pipeline.read.load import load_document
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.events.worker import EventsWorker

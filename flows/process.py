@@ -22,18 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledgerlens.pipeline.claims import CLAIM_LOCK, PROCESS_LOCK, claim, recover_claims, recover_processing
+from ledgerlens.pipeline.books.store import Store
+from ledgerlens.pipeline.chain import Context
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.engines import check_engine
+from ledgerlens.pipeline.engines.gate import ModelGate
 from ledgerlens.pipeline.errors import ConfigError
-from ledgerlens.pipeline.intake import Workspace, lock_holder, workspace_lock
-from ledgerlens.pipeline.intake_journal import QUEUED, Journal
-from ledgerlens.pipeline.jobs import RETRY, Outcome, outcome_of, run_document
-from ledgerlens.pipeline.pool import physical_cores
-from ledgerlens.pipeline.run import Context
-from ledgerlens.pipeline.servers.gate import ModelGate
-from ledgerlens.pipeline.store import Store
-from ledgerlens.pipeline.watcher import entry_for
+from ledgerlens.pipeline.intake.claims import CLAIM_LOCK, PROCESS_LOCK, claim, recover_claims, recover_processing
+from ledgerlens.pipeline.intake.jobs import RETRY, Outcome, outcome_of, run_document
+from ledgerlens.pipeline.intake.journal import QUEUED, Journal
+from ledgerlens.pipeline.intake.watcher import entry_for
+from ledgerlens.pipeline.intake.workspace import Workspace, lock_holder, workspace_lock
+from ledgerlens.pipeline.measure.pool import physical_cores
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -324,7 +324,7 @@ def process_documents(
 
 def process_workspace(ws: Workspace, folder: Path | None = None, workers: int = 0) -> dict[str, Any]:
     """Process every file waiting in the workspace's intake (or a sub-folder of it) once."""
-    from ledgerlens.pipeline.intake import list_inputs
+    from ledgerlens.pipeline.intake.workspace import list_inputs
 
     files = [str(p) for p in list_inputs(folder or ws.intake)]
     label = f"{len(files)} document{'s' if len(files) != 1 else ''}"

@@ -20,10 +20,10 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from ledgerlens.pipeline.chain import Runner, direct
 from ledgerlens.pipeline.config import Config
+from ledgerlens.pipeline.engines.gate import ModelGate, model_gate
 from ledgerlens.pipeline.errors import ConfigError
-from ledgerlens.pipeline.run import Runner, direct
-from ledgerlens.pipeline.servers.gate import ModelGate, model_gate
 
 TASK_RUNNERS = ("process", "dask")
 GATED_STAGES = frozenset({"extract"})

@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
-from ledgerlens.pipeline.claims import CLAIM_LOCK, PROCESS_LOCK, IntakePoller, recover_claims
+from ledgerlens.pipeline.books.store import Store
 from ledgerlens.pipeline.engines import check_engine
 from ledgerlens.pipeline.errors import ConfigError
-from ledgerlens.pipeline.intake import Workspace, lock_holder, workspace_lock
-from ledgerlens.pipeline.intake_journal import FINISHING, QUEUED, IntakeRow, Journal
-from ledgerlens.pipeline.store import Store
-from ledgerlens.pipeline.watcher import Stability
+from ledgerlens.pipeline.intake.claims import CLAIM_LOCK, PROCESS_LOCK, IntakePoller, recover_claims
+from ledgerlens.pipeline.intake.journal import FINISHING, QUEUED, IntakeRow, Journal
+from ledgerlens.pipeline.intake.watcher import Stability
+from ledgerlens.pipeline.intake.workspace import Workspace, lock_holder, workspace_lock
 from prefect import flow, get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (

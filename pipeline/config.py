@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from ledgerlens.pipeline.errors import ConfigError
 
 CONFIG_NAME = "ledgerlens.toml"
 

@@ -51,8 +51,8 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def context():
     """One pipeline context (config, schemas, ocr engine) for direct, Prefect-free runs."""
+    from ledgerlens.pipeline.chain import Context
     from ledgerlens.pipeline.config import Config
-    from ledgerlens.pipeline.run import Context
 
     return Context.create(Config())
 
@@ -60,14 +60,14 @@ def context():
 @pytest.fixture
 def ws(tmp_path: Path):
     """A fresh workspace (intake/ processing/ done/ failed/ exports/ ledgerlens.toml) in tmp."""
-    from ledgerlens.pipeline.intake import init_workspace
+    from ledgerlens.pipeline.intake.workspace import init_workspace
 
     return init_workspace(tmp_path / "books")
 
 
 @pytest.fixture
 def store(ws):
-    from ledgerlens.pipeline.store import Store
+    from ledgerlens.pipeline.books.store import Store
 
     s = Store.for_workspace(ws.root)
     yield s
@@ -76,6 +76,6 @@ def store(ws):
 
 @pytest.fixture
 def journal(store):
-    from ledgerlens.pipeline.intake_journal import Journal
+    from ledgerlens.pipeline.intake.journal import Journal
 
     return Journal(store)

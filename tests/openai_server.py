@@ -197,7 +197,7 @@ def _tokens(text: str) -> list[str]:
 
 
 def _value_spans(text: str, low: dict[str, float]) -> list[tuple[tuple[int, int], float]]:
-    from ledgerlens.pipeline.vlm.decode import top_level_spans
+    from ledgerlens.pipeline.engines.model.decode import top_level_spans
 
     return [(span, low[key]) for key, span in top_level_spans(text).items() if key in low]
 
@@ -210,10 +210,10 @@ class TinyModelBackend:
     (llguidance), with per-token log-probabilities: a very small vLLM."""
 
     def __init__(self, model_folder: Path, max_pixels: int = 448 * 448) -> None:
-        from ledgerlens.pipeline.engines.transformers import load_once
-        from ledgerlens.pipeline.vlm.generate import Generator
-        from ledgerlens.pipeline.vlm.options import TransformersOptions
-        from ledgerlens.pipeline.vlm.registry import resolve_model
+        from ledgerlens.pipeline.engines.transformers.engine import load_once
+        from ledgerlens.pipeline.engines.transformers.generate import Generator
+        from ledgerlens.pipeline.engines.transformers.options import TransformersOptions
+        from ledgerlens.pipeline.engines.transformers.registry import resolve_model
 
         self.options = TransformersOptions(max_pixels=max_pixels, max_new_tokens=160, threads=1)
         loaded, _ = load_once(resolve_model(str(model_folder)), self.options, [])
@@ -221,7 +221,7 @@ class TinyModelBackend:
         self.lock = threading.Lock()  # one generation at a time, like one GPU
 
     def __call__(self, path: str, body: dict[str, Any]) -> Reply:
-        from ledgerlens.pipeline.vlm.prompts import Conversation
+        from ledgerlens.pipeline.engines.model.prompts import Conversation
 
         messages, images = [], []
         for message in body["messages"]:

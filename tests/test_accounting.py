@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.export.accounts import load_accounts, parse_accounts
 from ledgerlens.pipeline.export.bills import QUICKBOOKS_HEADER, XERO_HEADER, quickbooks_bytes, xero_bytes
@@ -22,7 +23,6 @@ from ledgerlens.pipeline.export.journal import HEADER as JOURNAL_HEADER
 from ledgerlens.pipeline.export.journal import journal_bytes
 from ledgerlens.pipeline.export.ledger import build_ledger, in_period
 from ledgerlens.pipeline.export.safe import is_formula_like
-from ledgerlens.pipeline.store import StoredDocument
 from ledgerlens.pipeline.types import DocumentResult, Issue, Severity, Status
 
 GOLDEN = Path(__file__).parent / "fixtures" / "accounting"

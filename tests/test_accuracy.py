@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from ledgerlens.pipeline.config import Config
-from ledgerlens.pipeline.evaluate import evaluate_datasets, load_cases
-from ledgerlens.pipeline.scoring import same_value
+from ledgerlens.pipeline.measure.evaluate import evaluate_datasets, load_cases
+from ledgerlens.pipeline.measure.scoring import same_value
 
 KEY_FIELDS = ("invoice_number", "date", "total_amount")
 

@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from ledgerlens.pipeline.bench import Run, bench, fastest
 from ledgerlens.pipeline.config import Config
+from ledgerlens.pipeline.measure.bench import Run, bench, fastest
 
 pytestmark = pytest.mark.slow
 

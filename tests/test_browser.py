@@ -27,7 +27,7 @@ CORRUPT = "garbage.pdf"
 @pytest.fixture(scope="module")
 def processed(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     from fixtures.bad_inputs import make_bad_inputs
-    from ledgerlens.pipeline.intake import init_workspace
+    from ledgerlens.pipeline.intake.workspace import init_workspace
 
     home = tmp_path_factory.mktemp("prefect-home")
     ws = init_workspace(tmp_path_factory.mktemp("books"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ledgerlens.pipeline.classify import classify
+from ledgerlens.pipeline.read.classify import classify
 from ledgerlens.pipeline.types import UNKNOWN, Classification, Document, Page, Word
 
 A4 = (595.0, 842.0)

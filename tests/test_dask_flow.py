@@ -25,7 +25,7 @@ def _documents(samples: Path) -> list[Path]:
 
 
 def _workspace(root: Path, files: list[Path]) -> Any:
-    from ledgerlens.pipeline.intake import init_workspace
+    from ledgerlens.pipeline.intake.workspace import init_workspace
 
     ws = init_workspace(root)
     for f in files:
@@ -34,7 +34,7 @@ def _workspace(root: Path, files: list[Path]) -> Any:
 
 
 def _results(ws: Any) -> dict[str, tuple[Any, ...]]:
-    from ledgerlens.pipeline.store import Store
+    from ledgerlens.pipeline.books.store import Store
 
     store = Store.for_workspace(ws.root)
     try:
@@ -106,7 +106,7 @@ def test_the_model_gate_holds_a_server_to_its_limit_across_worker_processes(samp
     """Two worker processes, each with its own in-process limit: only the Prefect gate can hold
     the server to one request at a time."""
     from ledgerlens.pipeline.config import Config, EngineConfig
-    from ledgerlens.pipeline.servers.gate import model_gate
+    from ledgerlens.pipeline.engines.gate import model_gate
     from openai_server import FakeModelServer
     from prefect.client.orchestration import get_client
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ledgerlens.pipeline.duplicates import duplicate_issues, flag_duplicates
-from ledgerlens.pipeline.store import Store
+from ledgerlens.pipeline.books.duplicates import duplicate_issues, flag_duplicates
+from ledgerlens.pipeline.books.store import Store
 from ledgerlens.pipeline.types import DocumentResult, Issue, Severity, Status
 
 

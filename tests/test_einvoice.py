@@ -14,13 +14,13 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
-from ledgerlens.pipeline.einvoice import read_einvoice, reconcile_einvoice
-from ledgerlens.pipeline.einvoice_xml import EInvoiceXmlError, parse_einvoice_xml
-from ledgerlens.pipeline.load import load_document
-from ledgerlens.pipeline.parse import parse_output
-from ledgerlens.pipeline.run import process_file
-from ledgerlens.pipeline.schemas import load_schemas
-from ledgerlens.pipeline.scoring import score_field
+from ledgerlens.pipeline.chain import process_file
+from ledgerlens.pipeline.check.einvoice import read_einvoice, reconcile_einvoice
+from ledgerlens.pipeline.check.einvoice_xml import EInvoiceXmlError, parse_einvoice_xml
+from ledgerlens.pipeline.check.parse import parse_output
+from ledgerlens.pipeline.doctypes.schemas import load_schemas
+from ledgerlens.pipeline.measure.scoring import score_field
+from ledgerlens.pipeline.read.load import load_document
 from ledgerlens.pipeline.types import EngineOutput, FieldEvidence, Severity, Status
 
 FACTURX = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "dev" / "facturx_dev"
@@ -194,7 +194,7 @@ def test_unsafe_broken_or_foreign_xml_is_refused(xml: bytes, reason: str) -> Non
 
 
 def _reconcile(page: dict, xml: bytes = UBL, text: str = "") -> tuple[dict, list]:
-    from ledgerlens.pipeline.einvoice import EInvoice
+    from ledgerlens.pipeline.check.einvoice import EInvoice
 
     parsed = parse_einvoice_xml(xml)
     einvoice = EInvoice("xrechnung.xml", parsed.syntax, parsed.profile, parsed.type_code, parsed.fields)
@@ -231,7 +231,7 @@ def test_a_misread_number_is_not_flagged_when_the_page_prints_the_xml_value() ->
 
 
 def test_an_unreadable_xml_keeps_the_page_with_a_warning() -> None:
-    from ledgerlens.pipeline.einvoice import EInvoice
+    from ledgerlens.pipeline.check.einvoice import EInvoice
 
     out = EngineOutput("", {"total_amount": "1.00"}, {}, {})
     broken = EInvoice("factur-x.xml", error="the XML is not well-formed")

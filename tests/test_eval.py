@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 from ledgerlens.pipeline.config import Config
-from ledgerlens.pipeline.evaluate import evaluate_datasets, load_cases, our_doc_type
-from ledgerlens.pipeline.scoring import same_value, score_document, score_field
+from ledgerlens.pipeline.measure.evaluate import evaluate_datasets, load_cases, our_doc_type
+from ledgerlens.pipeline.measure.scoring import same_value, score_document, score_field
 
 
 def test_amounts_compare_as_numbers() -> None:

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from ledgerlens.pipeline.books.store import Store, StoredDocument
 from ledgerlens.pipeline.export import escape_text, export_csv, export_xlsx
 from ledgerlens.pipeline.export.safe import is_formula_like
-from ledgerlens.pipeline.store import Store, StoredDocument
 from ledgerlens.pipeline.types import DocumentResult, Issue, Severity, Status
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet

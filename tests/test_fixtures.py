@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from fixtures import generate as gen
-from ledgerlens.pipeline.schemas import load_schemas
+from ledgerlens.pipeline.doctypes.schemas import load_schemas
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ INVOICE = "invoice_en_gb.pdf"
 @pytest.fixture(scope="module")
 def processed(samples: Path, tmp_path_factory: pytest.TempPathFactory):
     from ledgerlens.flows.process import process_workspace
-    from ledgerlens.pipeline.intake import init_workspace
+    from ledgerlens.pipeline.intake.workspace import init_workspace
 
     ws = init_workspace(tmp_path_factory.mktemp("books"))
     shutil.copy(samples / INVOICE, ws.intake / INVOICE)
@@ -35,7 +35,7 @@ def processed(samples: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 def _stored(ws):
-    from ledgerlens.pipeline.store import Store
+    from ledgerlens.pipeline.books.store import Store
 
     store = Store.for_workspace(ws.root)
     try:
@@ -71,8 +71,8 @@ def test_store_holds_the_extracted_invoice(processed, samples: Path) -> None:
 
 
 def test_workbook_cells_for_the_invoice(processed, samples: Path) -> None:
+    from ledgerlens.pipeline.books.store import Store
     from ledgerlens.pipeline.export import export_xlsx
-    from ledgerlens.pipeline.store import Store
 
     ws, _ = processed
     gt = json.loads((samples / "invoice_en_gb.gt.json").read_text())["fields_normalized"]

@@ -10,9 +10,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from ledgerlens.pipeline.books.store import Store
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.errors import ConfigError
-from ledgerlens.pipeline.intake import (
+from ledgerlens.pipeline.intake.record import record_result
+from ledgerlens.pipeline.intake.workspace import (
     Workspace,
     claim,
     find_workspace,
@@ -20,8 +22,6 @@ from ledgerlens.pipeline.intake import (
     init_workspace,
     list_inputs,
 )
-from ledgerlens.pipeline.record import record_result
-from ledgerlens.pipeline.store import Store
 from ledgerlens.pipeline.types import DocumentResult, Issue, Severity, Status
 
 FOLDERS = ("intake", "processing", "done", "failed", "exports")

@@ -24,8 +24,8 @@ from fixtures.bad_inputs import (
 )
 from ledgerlens.pipeline.config import PipelineOptions
 from ledgerlens.pipeline.errors import DocumentError
-from ledgerlens.pipeline.load import load_document, sniff_media_type
-from ledgerlens.pipeline.textlayer import display_size, display_transform, text_layer_words
+from ledgerlens.pipeline.read.load import load_document, sniff_media_type
+from ledgerlens.pipeline.read.textlayer import display_size, display_transform, text_layer_words
 from PIL import Image, ImageFile
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont

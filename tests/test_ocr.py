@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from fixtures.bad_inputs import reportlab_pdf, scanned_image
-from ledgerlens.pipeline import ocr
 from ledgerlens.pipeline.config import PipelineOptions
 from ledgerlens.pipeline.errors import ConfigError, DocumentError
-from ledgerlens.pipeline.load import load_document
-from ledgerlens.pipeline.ocr import ocr_image, parse_tsv, read_text
-from ledgerlens.pipeline.rasterize import rasterize
+from ledgerlens.pipeline.read import ocr
+from ledgerlens.pipeline.read.load import load_document
+from ledgerlens.pipeline.read.ocr import ocr_image, parse_tsv, read_text
+from ledgerlens.pipeline.read.rasterize import rasterize
 from PIL import Image
 
 OPTS = PipelineOptions(ocr_languages=("eng",))

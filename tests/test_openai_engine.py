@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from ledgerlens.pipeline.config import Config, EngineConfig, PipelineOptions
+from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.engines import create_engine
+from ledgerlens.pipeline.engines.model.constrain import model_schema
 from ledgerlens.pipeline.errors import ConfigError, DocumentError
-from ledgerlens.pipeline.schemas import load_schemas
-from ledgerlens.pipeline.vlm.constrain import model_schema
 from openai_server import FakeModelServer, Reply, recorded
 
 MODEL = "qwen2.5-vl-7b"
@@ -28,9 +28,9 @@ FAST = {"backoff_s": 0.05, "timeout_s": 5.0}
 def invoice(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """invoice_en_gb's pages (rasterized image + text-layer words) and its ground truth."""
     from fixtures.generate import generate
-    from ledgerlens.pipeline.load import load_document
-    from ledgerlens.pipeline.ocr import read_text
-    from ledgerlens.pipeline.rasterize import rasterize
+    from ledgerlens.pipeline.read.load import load_document
+    from ledgerlens.pipeline.read.ocr import read_text
+    from ledgerlens.pipeline.read.rasterize import rasterize
 
     folder = tmp_path_factory.mktemp("openai-invoice")
     generate(folder, seed=0, scans=False, only=["invoice_en_gb"])
@@ -258,7 +258,7 @@ def test_requests_to_one_server_never_exceed_its_concurrency_limit(invoice, sche
 
 
 def test_page_images_are_re_encoded_within_the_byte_bound(invoice) -> None:
-    from ledgerlens.pipeline.servers.images import encode_image
+    from ledgerlens.pipeline.engines.openai.images import encode_image
     from PIL import Image
 
     page = Image.open(invoice["pages"][0].image_path).convert("RGB")
@@ -304,7 +304,7 @@ def test_process_with_the_openai_engine_books_the_invoice(invoice, tmp_path) -> 
     """`ledgerlens process --engine openai --base-url ... --model ...`, a recorded vLLM answer."""
     import shutil
 
-    from ledgerlens.pipeline.store import Store
+    from ledgerlens.pipeline.books.store import Store
 
     from ledgerlens.cli import main
 

@@ -14,8 +14,8 @@ pytest.importorskip("torch")
 pytest.importorskip("llguidance")
 
 from ledgerlens.pipeline.config import Config, EngineConfig, PipelineOptions
+from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.engines import create_engine
-from ledgerlens.pipeline.schemas import load_schemas
 from openai_server import FakeModelServer, TinyModelBackend
 
 pytestmark = pytest.mark.vlm
@@ -42,9 +42,9 @@ def invoice_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_served_tiny_model_answers_schema_valid_json_with_logprob_confidence(served, invoice_pdf, tmp_path):
-    from ledgerlens.pipeline.load import load_document
-    from ledgerlens.pipeline.ocr import read_text
-    from ledgerlens.pipeline.rasterize import rasterize
+    from ledgerlens.pipeline.read.load import load_document
+    from ledgerlens.pipeline.read.ocr import read_text
+    from ledgerlens.pipeline.read.rasterize import rasterize
 
     opts = PipelineOptions()
     pages = read_text(rasterize(load_document(invoice_pdf, opts), opts, tmp_path, all_pages=True), opts).pages
@@ -64,7 +64,7 @@ def test_the_served_tiny_model_answers_schema_valid_json_with_logprob_confidence
 
 @pytest.mark.prefect
 def test_process_with_the_openai_engine_and_a_served_model_stores_the_result(served, invoice_pdf, tmp_path) -> None:
-    from ledgerlens.pipeline.store import Store
+    from ledgerlens.pipeline.books.store import Store
 
     from ledgerlens.cli import main
 

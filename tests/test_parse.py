@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ledgerlens.pipeline.parse import parse_output
-from ledgerlens.pipeline.schemas import DocumentSchema, load_schemas
+from ledgerlens.pipeline.check.parse import parse_output
+from ledgerlens.pipeline.check.validate import validate
+from ledgerlens.pipeline.doctypes.schemas import DocumentSchema, load_schemas
 from ledgerlens.pipeline.types import Issue, Severity
-from ledgerlens.pipeline.validate import validate
 
 SCHEMAS = load_schemas()
 INVOICE = SCHEMAS["invoice"]

@@ -48,7 +48,7 @@ def _result(sha: str, name: str, total: str) -> Any:
 
 
 def test_the_store_on_postgresql_keeps_one_row_per_document_under_concurrent_writers(postgres: Postgres) -> None:
-    from ledgerlens.pipeline.store import Store
+    from ledgerlens.pipeline.books.store import Store
 
     store = Store(postgres.url(postgres.create_database("store_threads")))
     try:
@@ -74,9 +74,9 @@ def test_the_store_on_postgresql_keeps_one_row_per_document_under_concurrent_wri
 def test_two_dask_workers_on_postgresql_never_book_a_document_twice(postgres: Postgres, samples, tmp_path) -> None:
     """`ledgerlens watch --workers 2 --task-runner dask` serving a Prefect server on PostgreSQL, the
     store on PostgreSQL; the intake holds three copies of one invoice among eight documents."""
-    from ledgerlens.pipeline.intake import init_workspace
-    from ledgerlens.pipeline.intake_journal import DONE, DUPLICATE, FAILED, Journal
-    from ledgerlens.pipeline.store import Store
+    from ledgerlens.pipeline.books.store import Store
+    from ledgerlens.pipeline.intake.journal import DONE, DUPLICATE, FAILED, Journal
+    from ledgerlens.pipeline.intake.workspace import init_workspace
     from prefect_server import api, finished_flow_runs, prefect_server, stop_watch, wait_for, watching
 
     store_url = postgres.url(postgres.create_database("ledgerlens"))
@@ -121,8 +121,8 @@ def test_two_dask_workers_on_postgresql_never_book_a_document_twice(postgres: Po
 
 
 def _settled(store_url: str) -> int:
-    from ledgerlens.pipeline.intake_journal import OUTCOMES, Journal
-    from ledgerlens.pipeline.store import Store
+    from ledgerlens.pipeline.books.store import Store
+    from ledgerlens.pipeline.intake.journal import OUTCOMES, Journal
 
     try:
         store = Store(store_url)

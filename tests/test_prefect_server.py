@@ -31,7 +31,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 @pytest.fixture(scope="module")
 def watched(server: tuple[str, Path], samples: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from fixtures.bad_inputs import make_bad_inputs
-    from ledgerlens.pipeline.intake import init_workspace
+    from ledgerlens.pipeline.intake.workspace import init_workspace
 
     url, home = server
     ws = init_workspace(tmp_path_factory.mktemp("books"))
@@ -76,7 +76,7 @@ def test_the_good_documents_are_completed_runs(watched: dict[str, Any]) -> None:
 
 def test_the_documents_ran_in_a_run_of_the_served_deployment(watched: dict[str, Any]) -> None:
     from ledgerlens.flows.watch import deployment_name
-    from ledgerlens.pipeline.intake import Workspace
+    from ledgerlens.pipeline.intake.workspace import Workspace
 
     url = watched["url"]
     (deployment,) = api(url, "/deployments/filter", {})

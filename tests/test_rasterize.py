@@ -10,8 +10,8 @@ import pytest
 from fixtures.bad_inputs import reportlab_pdf
 from ledgerlens.pipeline.config import PipelineOptions
 from ledgerlens.pipeline.errors import DocumentError
-from ledgerlens.pipeline.load import load_document
-from ledgerlens.pipeline.rasterize import rasterize
+from ledgerlens.pipeline.read.load import load_document
+from ledgerlens.pipeline.read.rasterize import rasterize
 from PIL import Image
 from reportlab.pdfgen import canvas
 

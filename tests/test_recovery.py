@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ledgerlens.pipeline import claims as claims_module
-from ledgerlens.pipeline import record as record_module
-from ledgerlens.pipeline.claims import claim, recover_claims, recover_processing
+from ledgerlens.pipeline.books.store import Store
+from ledgerlens.pipeline.chain import Context
 from ledgerlens.pipeline.errors import DocumentError
-from ledgerlens.pipeline.intake import Workspace
-from ledgerlens.pipeline.intake_journal import DONE, DUPLICATE, FAILED, FINISHING, QUEUED, Journal
-from ledgerlens.pipeline.jobs import MAX_STARTS, RETRY, run_document
-from ledgerlens.pipeline.run import Context
-from ledgerlens.pipeline.store import Store
-from ledgerlens.pipeline.watcher import entry_for
+from ledgerlens.pipeline.intake import claims as claims_module
+from ledgerlens.pipeline.intake import record as record_module
+from ledgerlens.pipeline.intake.claims import claim, recover_claims, recover_processing
+from ledgerlens.pipeline.intake.jobs import MAX_STARTS, RETRY, run_document
+from ledgerlens.pipeline.intake.journal import DONE, DUPLICATE, FAILED, FINISHING, QUEUED, Journal
+from ledgerlens.pipeline.intake.watcher import entry_for
+from ledgerlens.pipeline.intake.workspace import Workspace
 
 RECEIPT = "receipt_gb_cafe.pdf"
 

@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from ledgerlens.pipeline.audit import audit_trail, exported
-from ledgerlens.pipeline.evaluate import load_cases
-from ledgerlens.pipeline.intake import init_workspace
-from ledgerlens.pipeline.schemas import load_schemas
-from ledgerlens.pipeline.store import Store
+from ledgerlens.pipeline.books.audit import audit_trail, exported
+from ledgerlens.pipeline.books.store import Store
+from ledgerlens.pipeline.check.validate import validate
+from ledgerlens.pipeline.doctypes.schemas import load_schemas
+from ledgerlens.pipeline.intake.workspace import init_workspace
+from ledgerlens.pipeline.measure.evaluate import load_cases
 from ledgerlens.pipeline.types import DocumentResult, Status
-from ledgerlens.pipeline.validate import validate
 from openpyxl import load_workbook
 
 from ledgerlens.cli import main

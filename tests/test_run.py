@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from fixtures.bad_inputs import make_bad_inputs
+from ledgerlens.pipeline.chain import process_file
 from ledgerlens.pipeline.config import Config, EngineConfig
 from ledgerlens.pipeline.engines import create_engine
 from ledgerlens.pipeline.errors import ConfigError
-from ledgerlens.pipeline.run import process_file
 from ledgerlens.pipeline.types import Severity, Status
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
+from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.errors import ConfigError
-from ledgerlens.pipeline.schemas import load_schemas
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 SCHEMA_FILES = sorted(SCHEMA_DIR.glob("*.schema.json"))

@@ -7,11 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from ledgerlens.pipeline import ocr_second
+from ledgerlens.pipeline.chain import process_file, reading_quality, wants_second_reading
 from ledgerlens.pipeline.config import Config, PipelineOptions
-from ledgerlens.pipeline.load import load_document
-from ledgerlens.pipeline.rasterize import rasterize
-from ledgerlens.pipeline.run import process_file, reading_quality, wants_second_reading
+from ledgerlens.pipeline.read import second as ocr_second
+from ledgerlens.pipeline.read.load import load_document
+from ledgerlens.pipeline.read.rasterize import rasterize
 from ledgerlens.pipeline.types import Document, DocumentResult, Issue, Page, Severity, Status, Word
 from PIL import Image, ImageFilter
 

@@ -9,13 +9,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from ledgerlens.pipeline.claims import claim, send_back
-from ledgerlens.pipeline.intake import Workspace, init_workspace, workspace_lock
-from ledgerlens.pipeline.intake_journal import FAILED, RETRIED, Journal
-from ledgerlens.pipeline.jobs import run_document
-from ledgerlens.pipeline.run import Context
-from ledgerlens.pipeline.store import Store
-from ledgerlens.pipeline.watcher import entry_for
+from ledgerlens.pipeline.books.store import Store
+from ledgerlens.pipeline.chain import Context
+from ledgerlens.pipeline.intake.claims import claim, send_back
+from ledgerlens.pipeline.intake.jobs import run_document
+from ledgerlens.pipeline.intake.journal import FAILED, RETRIED, Journal
+from ledgerlens.pipeline.intake.watcher import entry_for
+from ledgerlens.pipeline.intake.workspace import Workspace, init_workspace, workspace_lock
 
 from ledgerlens.cli import main
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from ledgerlens.pipeline.books.store import Store
 from ledgerlens.pipeline.errors import ConfigError
-from ledgerlens.pipeline.store import Store
 from ledgerlens.pipeline.types import DocumentResult, Issue, Severity, Status
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ledgerlens.pipeline.taxid import check_vat_id
+from ledgerlens.pipeline.check.taxid import check_vat_id
 
 VALID = [
     "DE136695976", "ATU13585627", "BE0403019261", "FR40303265045", "FR 23 334 175 221", "FRK7399859412",

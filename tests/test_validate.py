@@ -7,9 +7,9 @@ import copy
 from typing import Any
 
 import pytest
-from ledgerlens.pipeline.schemas import load_schemas
+from ledgerlens.pipeline.check.validate import business_issues, confidence_issues, validate
+from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.types import Issue, Severity
-from ledgerlens.pipeline.validate import business_issues, confidence_issues, validate
 
 SCHEMAS = load_schemas()
 INVOICE = SCHEMAS["invoice"]

@@ -20,14 +20,14 @@ pytest.importorskip("torch")
 pytest.importorskip("llguidance")
 
 from ledgerlens.pipeline.config import Config, EngineConfig, PipelineOptions
+from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.engines import create_engine
+from ledgerlens.pipeline.engines.model.constrain import model_schema
+from ledgerlens.pipeline.engines.model.decode import parse_json
+from ledgerlens.pipeline.engines.model.prompts import load_prompt, start
+from ledgerlens.pipeline.engines.transformers.adapters import adapter_hash
 from ledgerlens.pipeline.errors import ConfigError, DocumentError
-from ledgerlens.pipeline.schemas import load_schemas
 from ledgerlens.pipeline.types import Severity
-from ledgerlens.pipeline.vlm.adapters import adapter_hash
-from ledgerlens.pipeline.vlm.constrain import model_schema
-from ledgerlens.pipeline.vlm.decode import parse_json
-from ledgerlens.pipeline.vlm.prompts import load_prompt, start
 
 pytestmark = pytest.mark.vlm
 
@@ -47,9 +47,9 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def invoices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Real document pages (rasterized images + text-layer words) of two generated invoices."""
     from fixtures.generate import generate
-    from ledgerlens.pipeline.load import load_document
-    from ledgerlens.pipeline.ocr import read_text
-    from ledgerlens.pipeline.rasterize import rasterize
+    from ledgerlens.pipeline.read.load import load_document
+    from ledgerlens.pipeline.read.ocr import read_text
+    from ledgerlens.pipeline.read.rasterize import rasterize
 
     folder = tmp_path_factory.mktemp("vlm-invoices")
     generate(folder, seed=0, scans=False, only=["invoice_en_gb", "invoice_de_2pages"])
@@ -115,9 +115,9 @@ def test_a_model_folder_loads_offline_with_an_image_processor(tiny_models, famil
 
 def test_a_stock_qwen_checkpoint_loads_without_torchvision(tiny_models, tmp_path) -> None:
     """Downloaded Qwen checkpoints name the stock processor class, which needs torchvision."""
-    from ledgerlens.pipeline.vlm.loading import load_processor
-    from ledgerlens.pipeline.vlm.options import TransformersOptions
-    from ledgerlens.pipeline.vlm.registry import resolve_model
+    from ledgerlens.pipeline.engines.transformers.loading import load_processor
+    from ledgerlens.pipeline.engines.transformers.options import TransformersOptions
+    from ledgerlens.pipeline.engines.transformers.registry import resolve_model
 
     folder = tmp_path / "stock"
     shutil.copytree(tiny_models["qwen2_vl"], folder)
@@ -130,9 +130,9 @@ def test_a_stock_qwen_checkpoint_loads_without_torchvision(tiny_models, tmp_path
 
 
 def test_a_folder_whose_processor_degrades_to_a_tokenizer_is_refused(tiny_models, tmp_path) -> None:
-    from ledgerlens.pipeline.vlm.loading import load_processor
-    from ledgerlens.pipeline.vlm.options import TransformersOptions
-    from ledgerlens.pipeline.vlm.registry import ResolvedModel
+    from ledgerlens.pipeline.engines.transformers.loading import load_processor
+    from ledgerlens.pipeline.engines.transformers.options import TransformersOptions
+    from ledgerlens.pipeline.engines.transformers.registry import ResolvedModel
 
     folder = tmp_path / "odd"
     shutil.copytree(tiny_models["qwen2_vl"], folder)
@@ -176,7 +176,7 @@ def test_bitsandbytes_quantization_on_cpu_is_refused_with_the_cpu_alternative(ti
 
 
 def _inputs(engine: Any, schema: Any, pages: list) -> Any:
-    from ledgerlens.pipeline.vlm.images import page_image
+    from ledgerlens.pipeline.engines.model.images import page_image
 
     conv = start(load_prompt("extract-v1"), "qwen2_vl", schema, len(pages))
     images = [page_image(p, engine.factor, engine.options.min_pixels, engine.options.max_pixels) for p in pages]
@@ -186,7 +186,7 @@ def _inputs(engine: Any, schema: Any, pages: list) -> Any:
 def test_fifty_constrained_generations_on_an_invoice_page_all_parse_and_validate(
     tiny_models, invoices, invoice_schema
 ) -> None:
-    from ledgerlens.pipeline.parse import parse_output
+    from ledgerlens.pipeline.check.parse import parse_output
 
     engine = make_engine(tiny_models["qwen2_vl"], options={"temperature": 1.0})
     inputs = _inputs(engine, invoice_schema, invoices["invoice_en_gb"][:1])
@@ -255,7 +255,7 @@ def test_extract_returns_data_with_confidence_grounding_and_token_counts(tiny_mo
 def test_validation_errors_are_put_back_to_the_model_and_attempts_recorded(
     tiny_models, invoices, invoice_schema, monkeypatch
 ) -> None:
-    from ledgerlens.pipeline.engines.transformers import TransformersEngine
+    from ledgerlens.pipeline.engines.transformers.engine import TransformersEngine
 
     engine = make_engine(tiny_models["qwen2_vl"], options={"max_reasks": 2})
     answers = iter([["net 100.00 + tax 19.00 = 119.00, but the total reads 120.00"], []])
@@ -398,7 +398,7 @@ def test_process_with_the_transformers_engine_stores_and_exports(tiny_models, ad
     assert main([*args, "--quant", "int8", "--adapter", str(adapters[0])]) == 0
     assert main(["export", "--to", "xlsx", "--workspace", str(ws)]) == 0
 
-    from ledgerlens.pipeline.store import Store
+    from ledgerlens.pipeline.books.store import Store
 
     store = Store.for_workspace(ws)
     try:

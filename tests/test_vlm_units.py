@@ -9,20 +9,20 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from ledgerlens.pipeline.check.grounding import ground, groundable
 from ledgerlens.pipeline.config import Config, EngineConfig, load_config, overriding, parse_config
+from ledgerlens.pipeline.doctypes.schemas import load_schemas
+from ledgerlens.pipeline.engines.model.constrain import DATE_PATTERN, model_schema
+from ledgerlens.pipeline.engines.model.decode import Generation, field_confidence, parse_json, top_level_spans
+from ledgerlens.pipeline.engines.model.images import smart_resize
+from ledgerlens.pipeline.engines.model.merge import PageReading, merge_readings
+from ledgerlens.pipeline.engines.model.prompts import field_list, load_prompt, nuextract_template, reask_text, start
+from ledgerlens.pipeline.engines.transformers.adapters import AdapterRules, adapter_hash, check_folder
+from ledgerlens.pipeline.engines.transformers.doctor import Gpu, Machine, recommend
+from ledgerlens.pipeline.engines.transformers.options import TransformersOptions
+from ledgerlens.pipeline.engines.transformers.registry import load_registry, resolve_model
 from ledgerlens.pipeline.errors import ConfigError
-from ledgerlens.pipeline.grounding import ground, groundable
-from ledgerlens.pipeline.schemas import load_schemas
 from ledgerlens.pipeline.types import Page, Word
-from ledgerlens.pipeline.vlm.adapters import AdapterRules, adapter_hash, check_folder
-from ledgerlens.pipeline.vlm.constrain import DATE_PATTERN, model_schema
-from ledgerlens.pipeline.vlm.decode import Generation, field_confidence, parse_json, top_level_spans
-from ledgerlens.pipeline.vlm.doctor import Gpu, Machine, recommend
-from ledgerlens.pipeline.vlm.images import smart_resize
-from ledgerlens.pipeline.vlm.merge import PageReading, merge_readings
-from ledgerlens.pipeline.vlm.options import TransformersOptions
-from ledgerlens.pipeline.vlm.prompts import field_list, load_prompt, nuextract_template, reask_text, start
-from ledgerlens.pipeline.vlm.registry import load_registry, resolve_model
 
 from ledgerlens.cli import main
 
@@ -389,7 +389,7 @@ def test_the_engine_modules_import_without_torch_or_transformers() -> None:
 
     code = (
         "import sys\n"
-        "import ledgerlens.pipeline.engines.transformers, ledgerlens.commands.models, ledgerlens.commands.doctor\n"
+        "import ledgerlens.pipeline.engines.transformers.engine, ledgerlens.commands.models, ledgerlens.commands.doctor\n"
         "print([m for m in ('torch', 'transformers', 'peft', 'llguidance') if m in sys.modules])\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
@@ -400,7 +400,7 @@ def test_the_engine_modules_import_without_torch_or_transformers() -> None:
 def test_without_the_vlm_extra_the_engine_says_what_to_install(monkeypatch) -> None:
     import importlib.util
 
-    from ledgerlens.pipeline.vlm.loading import require_extra
+    from ledgerlens.pipeline.engines.transformers.loading import require_extra
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))

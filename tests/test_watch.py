@@ -14,12 +14,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from ledgerlens.pipeline import claims as claims_module
-from ledgerlens.pipeline.claims import IntakePoller, claim
-from ledgerlens.pipeline.intake import Workspace, workspace_lock
-from ledgerlens.pipeline.intake_journal import FAILED, QUEUED, Journal
-from ledgerlens.pipeline.store import Store
-from ledgerlens.pipeline.watcher import Stability, entry_for, folder_hints, scan
+from ledgerlens.pipeline.books.store import Store
+from ledgerlens.pipeline.intake import claims as claims_module
+from ledgerlens.pipeline.intake.claims import IntakePoller, claim
+from ledgerlens.pipeline.intake.journal import FAILED, QUEUED, Journal
+from ledgerlens.pipeline.intake.watcher import Stability, entry_for, folder_hints, scan
+from ledgerlens.pipeline.intake.workspace import Workspace, workspace_lock
 
 DOC_TYPES = ("invoice", "receipt", "bank_statement")
 

@@ -107,8 +107,8 @@ def _settled(ws: Any) -> int:
 
 
 def _states(ws: Any) -> dict[str, int]:
-    from ledgerlens.pipeline.intake_journal import Journal
-    from ledgerlens.pipeline.store import Store
+    from ledgerlens.pipeline.books.store import Store
+    from ledgerlens.pipeline.intake.journal import Journal
 
     store = Store.for_workspace(ws.root)
     try:
@@ -138,9 +138,9 @@ def groups() -> Iterator[list[int]]:
 def test_kill_9_at_random_points_loses_nothing_and_books_nothing_twice(
     inputs: dict[str, Path], tmp_path: Path, groups: list[int]
 ) -> None:
-    from ledgerlens.pipeline.intake import init_workspace, list_inputs
-    from ledgerlens.pipeline.intake_journal import OPEN, Journal
-    from ledgerlens.pipeline.store import Store
+    from ledgerlens.pipeline.books.store import Store
+    from ledgerlens.pipeline.intake.journal import OPEN, Journal
+    from ledgerlens.pipeline.intake.workspace import init_workspace, list_inputs
 
     seed = int(os.environ.get("LEDGERLENS_FAULT_SEED", random.randrange(1 << 30)))
     print(f"LEDGERLENS_FAULT_SEED={seed}")

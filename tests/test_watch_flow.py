@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ledgerlens.pipeline import jobs as jobs_module
+from ledgerlens.pipeline.books.store import Store
 from ledgerlens.pipeline.errors import DocumentError
-from ledgerlens.pipeline.intake import Workspace, init_workspace, workspace_lock
-from ledgerlens.pipeline.intake_journal import Journal
-from ledgerlens.pipeline.store import Store
+from ledgerlens.pipeline.intake import jobs as jobs_module
+from ledgerlens.pipeline.intake.journal import Journal
+from ledgerlens.pipeline.intake.workspace import Workspace, init_workspace, workspace_lock
 
 pytestmark = pytest.mark.prefect
 

@@ -89,7 +89,7 @@ def build_config(family: str, tok):
 def build_tiny_model(family: str, folder: Path, *, max_pixels: int = 448 * 448) -> Path:
     """Save a tiny random `family` model (qwen2_vl or qwen2_5_vl) with its processor into `folder`."""
     import torch
-    from ledgerlens.pipeline.vlm.processors import image_only_class
+    from ledgerlens.pipeline.engines.transformers.processors import image_only_class
     from transformers import AutoModelForImageTextToText
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 

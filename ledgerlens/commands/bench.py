@@ -15,8 +15,8 @@ TARGETS = {"overhead_ratio": 0.9, "scaling_ratio": 1.8, "born_digital_speedup": 
 def cmd_bench(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from ledgerlens.pipeline.bench import bench
     from ledgerlens.pipeline.config import load_config
+    from ledgerlens.pipeline.measure.bench import bench
 
     config = with_engine_args(load_config(Path(args.config) if args.config else None), args)
     con = console()

@@ -15,13 +15,13 @@ def console() -> Any:
 
 
 def workspace(path: str | None) -> Any:
-    from ledgerlens.pipeline.intake import find_workspace
+    from ledgerlens.pipeline.intake.workspace import find_workspace
 
     return find_workspace(Path(path) if path else Path.cwd())
 
 
 def open_store(ws: Any) -> Any:
-    from ledgerlens.pipeline.store import Store
+    from ledgerlens.pipeline.books.store import Store
 
     return Store.for_workspace(ws.root, ws.config().store.url)
 

@@ -11,8 +11,8 @@ from .common import console
 def cmd_doctor(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from ledgerlens.pipeline.vlm.doctor import probe, recommend
-    from ledgerlens.pipeline.vlm.registry import load_registry
+    from ledgerlens.pipeline.engines.transformers.doctor import probe, recommend
+    from ledgerlens.pipeline.engines.transformers.registry import load_registry
 
     con = console()
     machine = probe()

@@ -11,7 +11,7 @@ from .common import add_engine_args, console, with_engine_args
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from ledgerlens.pipeline.config import load_config
-    from ledgerlens.pipeline.evaluate import evaluate_datasets
+    from ledgerlens.pipeline.measure.evaluate import evaluate_datasets
 
     config = with_engine_args(load_config(Path(args.config) if args.config else None), args)
     report = evaluate_datasets(

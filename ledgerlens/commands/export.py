@@ -32,8 +32,8 @@ def _suffixed(name: str, period: str | None) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ledgerlens.pipeline.audit import exported, mark_exported
-    from ledgerlens.pipeline.duplicates import flag_duplicates
+    from ledgerlens.pipeline.books.audit import exported, mark_exported
+    from ledgerlens.pipeline.books.duplicates import flag_duplicates
     from ledgerlens.pipeline.export.accounts import load_accounts
     from ledgerlens.pipeline.export.ledger import build_ledger, in_period
 

@@ -12,7 +12,7 @@ from .common import console
 def cmd_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from ledgerlens.pipeline.vlm.registry import load_registry
+    from ledgerlens.pipeline.engines.transformers.registry import load_registry
 
     registry = load_registry()
     table = Table(title="Vision-language models (VRAM: estimate, params x bytes + overhead)")
@@ -41,7 +41,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     # The CLI keeps the hub offline by default (weights are never fetched while processing);
     # pulling is the one explicit fetch. huggingface_hub reads this when it is first imported.
     os.environ["HF_HUB_OFFLINE"] = "0"
-    from ledgerlens.pipeline.vlm.registry import pull
+    from ledgerlens.pipeline.engines.transformers.registry import pull
 
     path = pull(args.model, args.revision or "")
     console().print(f"{args.model}: {path}")

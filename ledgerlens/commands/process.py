@@ -46,7 +46,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     from ledgerlens.pipeline.config import overriding
     from ledgerlens.pipeline.engines import check_engine
     from ledgerlens.pipeline.errors import ConfigError
-    from ledgerlens.pipeline.intake import list_inputs
+    from ledgerlens.pipeline.intake.workspace import list_inputs
 
     target = Path(args.path) if args.path else Path.cwd()
     ws = workspace(str(target))

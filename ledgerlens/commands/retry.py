@@ -10,7 +10,7 @@ from .common import console, open_store, workspace
 
 
 def _candidates(ws: Any, names: list[str]) -> list[Path]:
-    from ledgerlens.pipeline.intake import NOTE_SUFFIXES
+    from ledgerlens.pipeline.intake.workspace import NOTE_SUFFIXES
 
     if not names:
         return sorted(
@@ -28,8 +28,8 @@ def _candidates(ws: Any, names: list[str]) -> list[Path]:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    from ledgerlens.pipeline.claims import finish_send_backs, send_back
-    from ledgerlens.pipeline.intake_journal import Journal
+    from ledgerlens.pipeline.intake.claims import finish_send_backs, send_back
+    from ledgerlens.pipeline.intake.journal import Journal
 
     files = list(args.files)
     if args.workspace and not Path(args.workspace).is_dir():  # `retry scan.pdf` inside a workspace

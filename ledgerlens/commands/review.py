@@ -12,9 +12,9 @@ from .common import console, open_store, workspace
 
 
 def cmd_review_import(args: argparse.Namespace) -> int:
-    from ledgerlens.pipeline.duplicates import flag_duplicates
-    from ledgerlens.pipeline.review import apply_corrections, read_corrections
-    from ledgerlens.pipeline.schemas import load_schemas
+    from ledgerlens.pipeline.books.duplicates import flag_duplicates
+    from ledgerlens.pipeline.books.review import apply_corrections, read_corrections
+    from ledgerlens.pipeline.doctypes.schemas import load_schemas
 
     path = Path(args.workbook)
     ws = workspace(args.workspace or str(path.resolve().parent))

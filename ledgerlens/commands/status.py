@@ -10,10 +10,10 @@ from .common import console, open_store, workspace
 
 
 def status_of(ws: Any, failures: int) -> dict[str, Any]:
-    from ledgerlens.pipeline.claims import CLAIM_LOCK
-    from ledgerlens.pipeline.intake import lock_holder, workspace_lock
-    from ledgerlens.pipeline.intake_journal import Journal
-    from ledgerlens.pipeline.watcher import scan
+    from ledgerlens.pipeline.intake.claims import CLAIM_LOCK
+    from ledgerlens.pipeline.intake.journal import Journal
+    from ledgerlens.pipeline.intake.watcher import scan
+    from ledgerlens.pipeline.intake.workspace import lock_holder, workspace_lock
 
     store = open_store(ws)
     try:

@@ -10,7 +10,7 @@ from .common import console, open_store
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from ledgerlens.pipeline.intake import init_workspace
+    from ledgerlens.pipeline.intake.workspace import init_workspace
 
     ws = init_workspace(Path(args.dir))
     open_store(ws).close()  # creates ledgerlens.db and its tables

@@ -5,31 +5,31 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import cast
 
-from ..config import Config
-from ..errors import ConfigError
-from .base import Engine
+from ledgerlens.pipeline.config import Config
+from ledgerlens.pipeline.engines.base import Engine
+from ledgerlens.pipeline.errors import ConfigError
 
 
 def _ocr(config: Config) -> Engine:
-    from .ocr import OcrEngine
+    from ledgerlens.pipeline.engines.ocr.engine import OcrEngine
 
     return OcrEngine.from_config(config)
 
 
 def _transformers(config: Config) -> Engine:
-    from .transformers import TransformersEngine  # torch, transformers: the `vlm` extra
+    from ledgerlens.pipeline.engines.transformers.engine import TransformersEngine
 
     return TransformersEngine.from_config(config)
 
 
 def _openai(config: Config) -> Engine:
-    from .openai import OpenAIEngine  # a model server over HTTP (httpx): no extra needed
+    from ledgerlens.pipeline.engines.openai.engine import OpenAIEngine
 
     return OpenAIEngine.from_config(config)
 
 
 def _transformers_settings(config: Config) -> object:
-    from .transformers import TransformersEngine
+    from ledgerlens.pipeline.engines.transformers.engine import TransformersEngine
 
     return TransformersEngine.settings(config)
 

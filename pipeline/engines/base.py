@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from ..schemas import DocumentSchema
-from ..types import EngineOutput, Page
+from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
+from ledgerlens.pipeline.types import EngineOutput, Page
 
 
 @runtime_checkable

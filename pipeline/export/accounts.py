@@ -38,8 +38,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..normalize import vendor_key
+from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.normalize import vendor_key
 
 FILE_NAME = "accounts.toml"
 _SECTIONS = {"accounts", "tax_codes", "vendors", "datev", "formats"}

@@ -18,10 +18,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..store import StoredDocument
-from .accounts import AccountMap
-from .ledger import Entry, Ledger, _dec, build_ledger, money
-from .writer import Text, csv_bytes, write_atomic
+from ledgerlens.pipeline.books.store import StoredDocument
+from ledgerlens.pipeline.export.accounts import AccountMap
+from ledgerlens.pipeline.export.ledger import Entry, Ledger, _dec, build_ledger, money
+from ledgerlens.pipeline.export.writer import Text, csv_bytes, write_atomic
 
 QUICKBOOKS_HEADER = (
     "Bill No", "Vendor", "Bill Date", "Due Date", "Memo", "Account", "Line Description", "Line Amount",

@@ -19,9 +19,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from ..schemas import DocumentSchema, load_schemas
-from ..store import StoredDocument
-from ..types import Status
+from ledgerlens.pipeline.books.store import StoredDocument
+from ledgerlens.pipeline.doctypes.schemas import DocumentSchema, load_schemas
+from ledgerlens.pipeline.types import Status
 
 NUMERIC_KINDS = frozenset({"amount", "quantity", "rate", "number"})
 # Names of the shared definitions in common.schema.json that decide a cell's type.

@@ -15,10 +15,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
-
-from ..store import StoredDocument
-from .columns import DATA_TABLES, Table, Value, build_table, load_kinds
-from .safe import escape_text
+from ledgerlens.pipeline.books.store import StoredDocument
+from ledgerlens.pipeline.export.columns import DATA_TABLES, Table, Value, build_table, load_kinds
+from ledgerlens.pipeline.export.safe import escape_text
 
 # file name -> (sheet title, document type of its rows)
 CSV_FILES = (

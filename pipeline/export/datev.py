@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from ..store import StoredDocument
-from .accounts import AccountMap
-from .ledger import Entry, build_ledger
-from .safe import escape_text
-from .writer import write_atomic
+from ledgerlens.pipeline.books.store import StoredDocument
+from ledgerlens.pipeline.export.accounts import AccountMap
+from ledgerlens.pipeline.export.ledger import Entry, build_ledger
+from ledgerlens.pipeline.export.safe import escape_text
+from ledgerlens.pipeline.export.writer import write_atomic
 
 ENCODING = "cp1252"
 COLUMNS = (

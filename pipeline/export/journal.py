@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..store import StoredDocument
-from .accounts import AccountMap
-from .ledger import build_ledger, money
-from .writer import Text, csv_bytes, write_atomic
+from ledgerlens.pipeline.books.store import StoredDocument
+from ledgerlens.pipeline.export.accounts import AccountMap
+from ledgerlens.pipeline.export.ledger import build_ledger, money
+from ledgerlens.pipeline.export.writer import Text, csv_bytes, write_atomic
 
 HEADER = (
     "entry_id", "date", "account", "description", "debit", "credit", "currency", "tax_code", "tax_amount",

@@ -18,9 +18,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..store import StoredDocument
-from ..types import Status
-from .accounts import AccountMap
+from ledgerlens.pipeline.books.store import StoredDocument
+from ledgerlens.pipeline.export.accounts import AccountMap
+from ledgerlens.pipeline.types import Status
 
 CENT = Decimal("0.01")
 BOOKED_TYPES = ("invoice", "receipt")

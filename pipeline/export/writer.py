@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .safe import escape_text
+from ledgerlens.pipeline.export.safe import escape_text
 
 
 class Text(str):

@@ -19,20 +19,10 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.worksheet import Worksheet
-from openpyxl.writer.excel import ExcelWriter
-
-from ..errors import ConfigError
-from ..normalize import vendor_key
-from ..store import StoredDocument
-from ..types import Status
-from .accounts import AccountMap
-from .columns import (
+from ledgerlens.pipeline.books.store import StoredDocument
+from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.export.accounts import AccountMap
+from ledgerlens.pipeline.export.columns import (
     DATA_TABLES,
     Column,
     Row,
@@ -45,7 +35,16 @@ from .columns import (
     typed,
     value_at,
 )
-from .safe import escape_text
+from ledgerlens.pipeline.export.safe import escape_text
+from ledgerlens.pipeline.normalize import vendor_key
+from ledgerlens.pipeline.types import Status
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.writer.excel import ExcelWriter
 
 REVIEW_COLUMNS = (
     Column("id", "int"),

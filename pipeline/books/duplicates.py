@@ -1,0 +1,95 @@
+"""Duplicate invoices across the store: the check that needs more than one document.
+
+Two invoices are the same bill when their vendors match once normalized (`vendor_key`) and either
+their invoice numbers match (case, spaces and a leading '#' aside) or their dates and totals do.
+The later one (higher id) gets an error naming the earlier one; credit notes are compared with
+credit notes only. `duplicate_issues` is pure; `flag_duplicates` brings the stored results in line
+with it (adding and removing this issue, recomputing the status) and writes only what changed.
+It runs before every export and review import; a processing step with the store at hand can run
+`duplicate_issues` at record time the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from ledgerlens.pipeline.books.store import DocumentRow, Store, StoredDocument
+from ledgerlens.pipeline.normalize import vendor_key
+from ledgerlens.pipeline.types import Issue, Severity, Status
+from sqlalchemy import select
+
+STAGE = "validate"
+CODE = "duplicate_invoice"
+
+
+def _ref(value: Any) -> str:
+    return re.sub(r"\s", "", str(value or "")).upper().lstrip("#")
+
+
+def _keys(doc: StoredDocument) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    r = doc.result
+    if r.doc_type != "invoice" or r.status is Status.FAILED:
+        return None
+    vendor = vendor_key(r.data.get("vendor_name") or "")
+    if not vendor:
+        return None
+    kind = r.data.get("document_subtype") or "invoice"
+    by_number = (vendor, kind, _ref(r.data.get("invoice_number"))) if r.data.get("invoice_number") else ()
+    by_amount = (vendor, kind, r.data.get("date"), r.data.get("total_amount"))
+    return by_number, by_amount if None not in by_amount else ()
+
+
+def duplicate_issues(docs: list[StoredDocument]) -> dict[int, list[Issue]]:
+    """Document id -> its duplicate issue(s), for every invoice that repeats an earlier one."""
+    seen_number: dict[tuple[Any, ...], StoredDocument] = {}
+    seen_amount: dict[tuple[Any, ...], StoredDocument] = {}
+    out: dict[int, list[Issue]] = {}
+    for doc in sorted(docs, key=lambda d: d.id):
+        keys = _keys(doc)
+        if keys is None:
+            continue
+        by_number, by_amount = keys
+        first = seen_number.get(by_number) if by_number else None
+        how = f"the same invoice number {doc.result.data.get('invoice_number')}"
+        if first is None and by_amount:
+            first = seen_amount.get(by_amount)
+            how = f"the same date {by_amount[2]} and total {by_amount[3]}"
+        if first is not None:
+            message = (
+                f"possible duplicate of document {first.id} ({first.result.source_name}): same vendor and {how}; "
+                "booking both would pay the bill twice"
+            )
+            out[doc.id] = [Issue(STAGE, CODE, Severity.ERROR, message, field="invoice_number")]
+        if by_number:
+            seen_number.setdefault(by_number, doc)
+        if by_amount:
+            seen_amount.setdefault(by_amount, doc)
+    return out
+
+
+def flag_duplicates(store: Store) -> int:
+    """Bring every stored document's duplicate issue up to date; returns how many rows changed."""
+    from ledgerlens.pipeline.chain import status_of
+
+    docs = store.all()
+    wanted = duplicate_issues(docs)
+    changed = 0
+    now = datetime.now(UTC)
+    with store.session() as s:
+        for doc in docs:
+            r = doc.result
+            if r.status is Status.FAILED:
+                continue
+            issues = [i for i in r.issues if i.code != CODE] + wanted.get(doc.id, [])
+            if [i.to_dict() for i in issues] == [i.to_dict() for i in r.issues]:
+                continue
+            row = s.scalar(select(DocumentRow).where(DocumentRow.id == doc.id))
+            if row is None:
+                continue
+            row.issues = [i.to_dict() for i in issues]
+            row.status = str(status_of(issues))
+            row.updated_at = now
+            changed += 1
+    return changed

@@ -1,0 +1,288 @@
+"""One document through every stage, in one direction:
+
+    load -> rasterize -> ocr -> classify -> einvoice -> extract -> parse (-> einvoice) -> validate
+
+The chain is written once, here. How each stage is *called* is up to the caller: directly (tests,
+`eval`) or as a Prefect task (flows/), by passing a `runner`. A `DocumentError` from any stage
+ends the document as `failed` with the reason; it never escapes to stop a batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ledgerlens.pipeline.check.einvoice import EInvoice, read_einvoice, reconcile_einvoice
+from ledgerlens.pipeline.check.parse import parse_output
+from ledgerlens.pipeline.check.validate import confidence_issues, validate
+from ledgerlens.pipeline.config import Config, PipelineOptions
+from ledgerlens.pipeline.doctypes.schemas import DocumentSchema, load_schemas
+from ledgerlens.pipeline.engines import Engine, create_engine
+from ledgerlens.pipeline.errors import DocumentError
+from ledgerlens.pipeline.read import second as ocr_second
+from ledgerlens.pipeline.read.classify import classify
+from ledgerlens.pipeline.read.load import load_document
+from ledgerlens.pipeline.read.ocr import read_text, receipt_shaped
+from ledgerlens.pipeline.read.rasterize import rasterize
+from ledgerlens.pipeline.types import UNKNOWN, Classification, Document, DocumentResult, Issue, Severity, Status
+
+Runner = Callable[..., Any]  # runner(stage_name, fn, *args, **kwargs) -> fn(*args, **kwargs)
+
+
+def direct(stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return fn(*args, **kwargs)
+
+
+def _version() -> str:
+    from ledgerlens import __version__
+
+    return __version__
+
+
+@dataclass
+class Context:
+    """What every document of a run shares: configuration, schemas, the loaded engine."""
+
+    config: Config
+    schemas: dict[str, DocumentSchema]
+    engine: Engine
+    scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+
+    @classmethod
+    def create(cls, config: Config, schemas_dir: Path | None = None, scratch: Path | None = None) -> Context:
+        return cls(
+            config=config,
+            schemas=load_schemas(schemas_dir),
+            engine=create_engine(config),
+            scratch=scratch or Path(tempfile.gettempdir()),
+        )
+
+
+def require_text(doc: Document) -> Document:
+    """A document must carry some text; otherwise it is a photo, a blank page or unreadable."""
+    if doc.word_count == 0 or len(doc.text.replace(" ", "").replace("\n", "")) < 10:
+        raise DocumentError(
+            "no_text",
+            "No text was found on any page: this looks like a photo, a blank page or an unreadable scan, "
+            "not a document.",
+            stage="ocr",
+            hint="Check that the right file was scanned; rescan at 200-300 DPI if the text is faint.",
+        )
+    return doc
+
+
+def process_file(
+    path: Path, ctx: Context, *, source_name: str | None = None, runner: Runner = direct
+) -> DocumentResult:
+    name = source_name or path.name
+    timings: dict[str, float] = {}
+    opts = ctx.config.pipeline
+
+    def stage(stage_name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return runner(stage_name, fn, *args, **kwargs)
+        finally:
+            timings[stage_name] = timings.get(stage_name, 0.0) + time.perf_counter() - start
+
+    doc: Document | None = None
+    work_dir = Path(tempfile.mkdtemp(prefix="ledgerlens-", dir=ctx.scratch))
+    try:
+        doc = stage("load", load_document, path, opts, name)
+        doc = stage("rasterize", rasterize, doc, opts, work_dir, all_pages=ctx.engine.needs_images)
+        doc = stage("ocr", read_text, doc, opts)
+        require_text(doc)
+        cls = stage("classify", classify, doc)
+        einvoice = stage("einvoice", read_einvoice, doc)
+        if einvoice is not None:
+            cls = einvoice.classification(cls)
+        if cls.doc_type == UNKNOWN or cls.doc_type not in ctx.schemas:
+            result = _unknown(doc, cls, ctx, timings)
+        else:
+            result = _extract(doc, cls, ctx, stage, timings, einvoice)
+        if einvoice is None and wants_second_reading(result, doc, opts):
+            result = _second_reading(doc, result, ctx, stage, timings)
+        return result
+    except DocumentError as e:
+        return failed_result(path, name, e, doc, ctx, timings)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+# A receipt is worth a second reading when one of these is missing, unsure or does not add up.
+KEY_FIELDS = ("total_amount", "date", "vendor_name")
+_DOUBT = {"missing_field", "low_confidence", "totals_mismatch", "unknown_doc_type"}
+
+
+HARD_SCAN = 0.88  # mean Tesseract word confidence under which a page was hard to read
+
+
+def wants_second_reading(result: DocumentResult, doc: Document, opts: PipelineOptions) -> bool:
+    """Receipts only (small pages, where the second reader is quick): when a key field is missing,
+    unsure or does not add up, or when the scan was hard."""
+    if opts.second_ocr == "none" or not ocr_second.available():
+        return False
+    scanned = [w.conf for p in doc.pages if p.text_source == "ocr" for w in p.words]
+    receiptish = result.doc_type == "receipt" or (result.doc_type == UNKNOWN and receipt_shaped(doc.pages[0]))
+    if not scanned or not receiptish:
+        return False
+    doubts = [i for i in result.issues if i.code in _DOUBT and (i.field in KEY_FIELDS or i.field is None)]
+    hard = sum(scanned) / len(scanned) < HARD_SCAN
+    return bool(doubts) or hard
+
+
+def reading_quality(result: DocumentResult) -> float:
+    """Key fields read, how surely, minus what failed: to keep the better of two readings."""
+    if result.status is Status.FAILED:
+        return -1.0
+    present = sum(1.0 + result.confidence.get(f, 0.0) for f in KEY_FIELDS if result.data.get(f))
+    present += 0.5 if result.data.get("vendor_address") else 0.0
+    errors = sum(1 for i in result.issues if i.severity is Severity.ERROR)
+    return present - 0.5 * errors - (1.0 if result.doc_type == UNKNOWN else 0.0)
+
+
+def _second_reading(
+    doc: Document, first: DocumentResult, ctx: Context, stage: Runner, timings: dict[str, float]
+) -> DocumentResult:
+    again = stage("ocr_second", ocr_second.reread, doc)
+    cls = classify(again)
+    if cls.doc_type == UNKNOWN or cls.doc_type not in ctx.schemas:
+        return first
+    second = _extract(again, cls, ctx, stage, timings, None)
+    # The second reader is the better one on such scans: it wins unless it loses a key field.
+    keep = second if reading_quality(second) >= reading_quality(first) - 0.75 else first
+    keep.provenance["second_reading"] = {
+        "engine": ocr_second.ENGINE,
+        "used": keep is second,
+        "quality": {"first": round(reading_quality(first), 3), "second": round(reading_quality(second), 3)},
+    }
+    return keep
+
+
+def _provenance(doc: Document | None, ctx: Context, cls: Classification | None = None) -> dict[str, Any]:
+    prov: dict[str, Any] = {
+        "ledgerlens": _version(),
+        "engine": ctx.engine.describe(),
+        "dpi": ctx.config.pipeline.dpi,
+    }
+    if doc is not None:
+        prov["pages"] = [{"page": p.index + 1, "text_source": p.text_source, "words": len(p.words)} for p in doc.pages]
+    if cls is not None:
+        prov["classification"] = {"doc_type": cls.doc_type, "confidence": cls.confidence, "scores": cls.scores}
+    return prov
+
+
+def _extract(
+    doc: Document,
+    cls: Classification,
+    ctx: Context,
+    stage: Runner,
+    timings: dict[str, float],
+    einvoice: EInvoice | None = None,
+) -> DocumentResult:
+    schema = ctx.schemas[cls.doc_type]
+    hints = {"subtype": cls.subtype} if cls.subtype else {}
+    out = stage("extract", ctx.engine.extract, doc.pages, cls.doc_type, schema, None, hints)
+    data, issues = stage("parse", parse_output, out.data, schema, out.field_evidence)
+    if einvoice is not None:  # the embedded XML is the data; the page is checked against it
+        out, data, issues = stage("einvoice", reconcile_einvoice, einvoice, out, data, issues, schema, doc.text)
+    issues += stage("validate", validate, data, cls.doc_type, schema)
+    issues += out.issues
+    confidence = {k: round(ev.confidence, 3) for k, ev in out.field_evidence.items() if k in data}
+    issues += confidence_issues(confidence, ctx.config.pipeline.review_confidence)
+    prov = _provenance(doc, ctx, cls)
+    prov["engine"] = out.model_info or prov["engine"]  # per document: adapter, attempts, tokens
+    prov["schema"] = {"doc_type": cls.doc_type, "version": schema.version}
+    prov["fields"] = {k: ev.to_dict() for k, ev in out.field_evidence.items() if k in data}
+    prov["engine_timings"] = {k: round(v, 4) for k, v in out.timings.items()}
+    if einvoice is not None:
+        prov["einvoice"] = einvoice.describe()
+    if not data:
+        issues.insert(0, Issue("extract", "no_fields", Severity.FATAL, "No field could be read from the document."))
+    return DocumentResult(
+        sha256=doc.sha256,
+        source_name=doc.source_name,
+        media_type=doc.media_type,
+        page_count=len(doc.pages),
+        doc_type=cls.doc_type,
+        status=status_of(issues),
+        data=data,
+        issues=issues,
+        confidence=confidence,
+        provenance=prov,
+        timings=timings,
+    )
+
+
+def _unknown(doc: Document, cls: Classification, ctx: Context, timings: dict[str, float]) -> DocumentResult:
+    best = max(cls.scores.items(), key=lambda kv: kv[1])
+    issue = Issue(
+        "classify",
+        "unknown_doc_type",
+        Severity.WARNING,
+        "Could not tell whether this is an invoice, a receipt or a bank statement "
+        f"(closest: {best[0]}, score {best[1]:.1f}); please classify it.",
+    )
+    return DocumentResult(
+        sha256=doc.sha256,
+        source_name=doc.source_name,
+        media_type=doc.media_type,
+        page_count=len(doc.pages),
+        doc_type=UNKNOWN,
+        status=Status.NEEDS_REVIEW,
+        data={},
+        issues=[issue],
+        confidence={},
+        provenance=_provenance(doc, ctx, cls),
+        timings=timings,
+    )
+
+
+def failed_result(
+    path: Path,
+    name: str,
+    error: DocumentError,
+    doc: Document | None,
+    ctx: Context,
+    timings: dict[str, float],
+) -> DocumentResult:
+    issue = Issue(error.stage, error.code, Severity.FATAL, error.message, page=error.page)
+    prov = _provenance(doc, ctx)
+    prov["error"] = {"stage": error.stage, "code": error.code, "hint": error.hint, "transient": error.transient}
+    return DocumentResult(
+        sha256=doc.sha256 if doc else file_sha256(path),
+        source_name=name,
+        media_type=doc.media_type if doc else "unknown",
+        page_count=len(doc.pages) if doc else 0,
+        doc_type=UNKNOWN,
+        status=Status.FAILED,
+        data={},
+        issues=[issue],
+        confidence={},
+        provenance=prov,
+        timings=timings,
+    )
+
+
+def file_sha256(path: Path) -> str:
+    """Identity of a file that could not be loaded (it may still be read; empty files hash too)."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        digest.update(str(path).encode())
+    return digest.hexdigest()
+
+
+def status_of(issues: list[Issue]) -> Status:
+    if any(i.severity is Severity.FATAL for i in issues):
+        return Status.FAILED
+    return Status.NEEDS_REVIEW if issues else Status.OK

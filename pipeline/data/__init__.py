@@ -1,1 +1,0 @@
-"""Reference data (currency codes, label lexicons) shipped with the pipeline."""

@@ -1,0 +1,279 @@
+"""The field finder: fills a document type's schema from words with boxes (OCR or text layer).
+
+Each field is found from evidence a person would use — a label and where its value sits, the
+shape of an IBAN or VAT id, a block of rows under "Bill to" — and candidates are reconciled
+(totals must add up). Every value carries its evidence: page, box, how it was found, and a
+confidence from the label's strength, the value's position and the OCR confidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ledgerlens.pipeline.engines.ocr.finder import header, parties
+from ledgerlens.pipeline.engines.ocr.finder.amounts import (
+    AMOUNT_FIELDS,
+    Totals,
+    amount_candidates,
+    payment_candidates,
+    rounding_adjustment,
+    solve_totals,
+    tax_breakdown,
+)
+from ledgerlens.pipeline.engines.ocr.finder.tables import (
+    is_card_statement,
+    line_items,
+    receipt_items,
+    statement_transactions,
+)
+from ledgerlens.pipeline.engines.ocr.finder.view import Candidate, DocView
+from ledgerlens.pipeline.normalize import format_amount
+from ledgerlens.pipeline.types import FieldEvidence, Page
+
+
+@dataclass
+class Found:
+    data: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, FieldEvidence] = field(default_factory=dict)
+
+    def put(self, view: DocView, name: str, value: Any, cand: Candidate | None, confidence: float) -> None:
+        if value is None or value == "":
+            return
+        if isinstance(value, Decimal):
+            value = format_amount(value)
+        elif isinstance(value, date):
+            value = value.isoformat()
+        self.data[name] = value
+        conf = max(0.0, min(1.0, confidence))
+        if cand is not None:
+            self.evidence[name] = view.evidence(cand, conf)
+        else:
+            self.evidence[name] = FieldEvidence(conf, source="derived")
+
+
+def guess_decimal_sep(view: DocView) -> str | None:
+    """',' when amounts on the page end in ',dd' more often than '.dd' (1.234,56 style)."""
+    counts: Counter[str] = Counter()
+    for row in view.rows:
+        for m in re.finditer(r"\d([.,])\d{2}(?![\d.,])", row.text):
+            counts[m.group(1)] += 1
+    if not counts:
+        return None
+    return "," if counts[","] > counts["."] else "."
+
+
+def find_fields(pages: list[Page], doc_type: str, subtype: str | None = None) -> Found:
+    view = DocView(pages)
+    found = Found()
+    if not view.rows:
+        return found
+    if doc_type == "bank_statement":
+        _statement(view, found)
+    else:
+        _invoice_or_receipt(view, found, doc_type, subtype)
+    return found
+
+
+def _best(cands: list[Candidate]) -> Candidate | None:
+    return max(cands, key=lambda c: c.score) if cands else None
+
+
+def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str | None) -> None:
+    day_first = header.guess_day_first(view)
+    dec = guess_decimal_sep(view)
+    number_field = "invoice_number" if doc_type == "invoice" else "receipt_number"
+    if doc_type == "invoice" and subtype:
+        found.data["document_subtype"] = subtype
+        found.evidence["document_subtype"] = FieldEvidence(0.9, source="classifier")
+
+    num = _best(header.document_number(view))
+    if num:
+        found.put(view, number_field, num.value, num, num.score)
+
+    due = _best(header.dated(view, "due_date", day_first=day_first))
+    issued = header.dated(view, "date", day_first=day_first)
+    issued = [c for c in issued if due is None or c.row is not due.row or c.words != due.words]
+    issue = _best(issued)
+    if issue is None:
+        # No labelled date: the date printed on the page, if there is just one (receipts), is it.
+        fallback = [c for c in header.all_dates(view, day_first=day_first) if not (due and c.value == due.value)]
+        if fallback:
+            issue = fallback[0]
+            distinct = {c.value for c in fallback}
+            if not issue.source.endswith("(repaired)"):
+                issue.score = 0.8 if len(distinct) == 1 else 0.6 if doc_type == "receipt" else 0.45
+    if issue:
+        found.put(view, "date", issue.value, issue, issue.score)
+    if due and doc_type == "invoice":
+        found.put(view, "due_date", due.value, due, due.score)
+
+    if doc_type == "invoice":
+        for name, fld in (("order_number", "order_number"), ("buyer_reference", "buyer_reference")):
+            ref = _best(header.reference(view, fld))
+            if ref:
+                found.put(view, name, ref.value, ref, ref.score * 0.9)
+
+    _parties(view, found, doc_type)
+    _tax_ids(view, found, doc_type)
+
+    iban = _best(header.ibans(view))
+    if iban and doc_type == "invoice":
+        found.put(view, "iban", iban.value, iban, iban.score)
+        bic = _best(header.bics(view))
+        if bic:
+            found.put(view, "bic", bic.value, bic, bic.score)
+
+    cands = {f: amount_candidates(view, f, dec) for f in AMOUNT_FIELDS}
+    labelled = bool(cands["total_amount"] or cands["amount_due"])
+    payments = payment_candidates(view, dec, labelled)
+    paid = next((c.value for c in payments if c.source.startswith("paid")), None)
+    cands["total_amount"] = sorted([*cands["total_amount"], *payments], key=lambda c: -c.score)
+    totals = solve_totals(cands, paid)
+    _round_to_paid(totals, paid, rounding_adjustment(view, dec))
+    amount_fields = AMOUNT_FIELDS if doc_type == "invoice" else ("total_amount", "net_amount", "tax_amount")
+    for name in amount_fields:
+        cand = totals.chosen.get(name)
+        if cand is not None:
+            boost = 0.15 if totals.consistent and name in ("total_amount", "net_amount", "tax_amount") else 0.0
+            found.put(view, name, cand.value, cand, cand.score + boost)
+    if "total_amount" not in found.data and "amount_due" in totals.chosen:
+        due_c = totals.chosen["amount_due"]
+        found.put(view, "total_amount", due_c.value, due_c, due_c.score * 0.7)
+
+    codes = [c.extra.get("currency") for c in totals.chosen.values() if c.extra.get("currency")]
+    cur = header.currency(view, [str(c) for c in codes], found.data.get("iban"))
+    if cur:
+        found.data["currency"] = cur[0]
+        found.evidence["currency"] = FieldEvidence(cur[1], source=f"currency:{cur[2]}")
+
+    items = line_items(view, dec) or (receipt_items(view, dec) if doc_type == "receipt" else [])
+    _tax_breakdown(view, found, dec, items)
+    if items:
+        found.data["line_items"] = [it.data for it in items]
+        conf = min(it.confidence for it in items)
+        found.evidence["line_items"] = FieldEvidence(conf, items[0].page + 1, None, "table", "")
+
+
+def _tax_breakdown(view: DocView, found: Found, dec: str | None, items: list) -> None:
+    """VAT per rate. A basis the page does not print beside the rate comes from the lines at that
+    rate, or, with a single rate, from the net amount."""
+    entries = tax_breakdown(view, dec)
+    if not entries:
+        return
+    rows = []
+    for e in entries:
+        rate, basis, tax = e.rate, e.basis, e.tax
+        if basis is None:
+            at_rate = [it.data for it in items if it.data.get("tax_rate") and Decimal(it.data["tax_rate"]) == rate]
+            if at_rate and all("amount" in d for d in at_rate):
+                basis = sum((Decimal(d["amount"]) for d in at_rate), Decimal(0))
+            elif len(entries) == 1 and "net_amount" in found.data:
+                basis = Decimal(found.data["net_amount"])
+        row = {"rate": f"{rate:.2f}", "tax_amount": format_amount(tax)}
+        if basis is not None:
+            row["basis_amount"] = format_amount(basis)
+        rows.append(row)
+    found.data["tax_breakdown"] = rows
+    found.evidence["tax_breakdown"] = FieldEvidence(0.7, source="tax rows")
+
+
+def _round_to_paid(totals: Totals, paid: Decimal | None, rounding: Decimal | None) -> None:
+    """Cash rounding (to 0.05): the receipt's total before rounding, the amount paid after it."""
+    total = totals.chosen.get("total_amount")
+    if total is None or paid is None or rounding is None:
+        return
+    gap = abs(paid - total.value)
+    if Decimal(0) < gap <= Decimal("0.05"):
+        rounded = Candidate("total_amount", paid, total.score, total.row, total.words, "paid after rounding")
+        totals.chosen["total_amount"] = rounded
+
+
+def _parties(view: DocView, found: Found, doc_type: str) -> None:
+    buyer = parties.labelled_party(view, "buyer") if doc_type == "invoice" else parties.Party()
+    zone = header.buyer_zone(view, 0)
+    vendor = parties.labelled_party(view, "vendor")
+    for finder in (
+        lambda: parties.sender_line(view),
+        lambda: parties.legal_form_party(view, zone),
+        lambda: parties.top_party(view, zone),
+    ):
+        if vendor.name:
+            break
+        vendor = finder()
+    if doc_type == "receipt":  # receipts: the shop's name is at the top, before anything else
+        top = parties.top_party(view, None)
+        if top.name and (vendor.name is None or top.name.row.index < vendor.name.row.index):
+            vendor = top
+    for role, party in (("vendor", vendor), ("buyer", buyer)):
+        if party.name:
+            found.put(view, f"{role}_name", party.name.value, party.name, party.name.score)
+        if party.address:
+            found.put(view, f"{role}_address", party.address.value, party.address, party.address.score)
+
+
+def _tax_ids(view: DocView, found: Found, doc_type: str) -> None:
+    vendor_ids, buyer_ids = [], []
+    for cand in header.vat_ids(view):
+        buyer = cand.extra.get("role") == "buyer" or header.is_buyer_side(view, cand.row, cand.words)
+        if doc_type == "invoice" and buyer:
+            buyer_ids.append(cand)
+        else:
+            vendor_ids.append(cand)
+    if vendor_ids:
+        v = vendor_ids[0]
+        found.put(view, "vendor_vat_id", v.value, v, v.score)
+    if buyer_ids and doc_type == "invoice":
+        b = buyer_ids[0]
+        if b.value != found.data.get("vendor_vat_id"):
+            found.put(view, "buyer_vat_id", b.value, b, b.score)
+    if doc_type == "invoice":
+        tn = _best(header.tax_number(view))
+        if tn:
+            found.put(view, "vendor_tax_number", tn.value, tn, tn.score * 0.9)
+
+
+def _statement(view: DocView, found: Found) -> None:
+    day_first = header.guess_day_first(view)
+    dec = guess_decimal_sep(view)
+    iban = _best(header.ibans(view))
+    if iban:
+        found.put(view, "iban", iban.value, iban, iban.score)
+    stmt_date = _best(header.dated(view, "statement_date", day_first=day_first))
+    period = _best(header.period(view, day_first=day_first))
+    if period:
+        start, end = period.value
+        found.put(view, "period_start", start, period, period.score)
+        found.put(view, "period_end", end, period, period.score)
+    if stmt_date:
+        found.put(view, "statement_date", stmt_date.value, stmt_date, stmt_date.score)
+    for name in ("account_holder", "account_number"):
+        ref = _best(header.reference(view, name))
+        if ref:
+            found.put(view, name, ref.value, ref, ref.score * 0.9)
+    bank = (
+        parties.sender_line(view).name
+        or parties.legal_form_party(view, None).name
+        or parties.top_party(view, None).name
+    )
+    if bank:
+        found.put(view, "bank_name", bank.value, bank, min(bank.score, 0.6))
+    card = is_card_statement(view)
+    for name in ("opening_balance", "closing_balance"):
+        cand = _best(amount_candidates(view, name, dec))
+        if cand:
+            found.put(view, name, -cand.value if card else cand.value, cand, cand.score)
+    reference_date = stmt_date.value if stmt_date else (period.value[1] if period else None)
+    txns = statement_transactions(view, dec, day_first=day_first, statement_date=reference_date)
+    if txns:
+        found.data["transactions"] = [t.data for t in txns]
+        conf = min(t.confidence for t in txns)
+        found.evidence["transactions"] = FieldEvidence(conf, txns[0].page + 1, None, "table")
+    cur = header.currency(view, [], found.data.get("iban"))
+    if cur:
+        found.data["currency"] = cur[0]
+        found.evidence["currency"] = FieldEvidence(cur[1], source=f"currency:{cur[2]}")

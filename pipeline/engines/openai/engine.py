@@ -1,0 +1,145 @@
+"""The `openai` engine: a model server (vLLM, Ollama, LM Studio, llama.cpp server, or any other
+speaking the OpenAI-compatible API) reads the page images and answers in JSON.
+
+Per document: encode the page images (size-bounded data URLs), ask the server in the same
+conversation the transformers engine uses (same prompt versions), with the document schema as the
+server's structured-output constraint where it has one. The answer goes through the same shared
+steps as the transformers engine (`vlm.reading`): parse, the pipeline's checks, bounded re-ask,
+merge, per-field confidence from the server's log-probabilities, grounding on the page words.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, cast
+
+from ledgerlens.pipeline.config import Config
+from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
+from ledgerlens.pipeline.engines.model.constrain import model_schema
+from ledgerlens.pipeline.engines.model.decode import Generation, field_confidence
+from ledgerlens.pipeline.engines.model.prompts import Conversation, PromptVersion, load_prompt, start
+from ledgerlens.pipeline.engines.model.reading import Reading, problems_of, read_with_reasks, reading_output
+from ledgerlens.pipeline.engines.openai.client import ServerClient
+from ledgerlens.pipeline.engines.openai.dialects import Completion, request_body, request_url
+from ledgerlens.pipeline.engines.openai.images import EncodedImage, encode_page
+from ledgerlens.pipeline.engines.openai.options import ServerOptions
+from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.types import EngineOutput, Page
+
+DEFAULT_PROMPT = "extract-v1"
+FAMILY = "openai"  # chat messages with content parts: text and images
+
+
+class OpenAIEngine:
+    name = "openai"
+    needs_images = True
+
+    def __init__(self, options: ServerOptions, model: str, prompt: PromptVersion, client: ServerClient) -> None:
+        self.options = options
+        self.model = model
+        self.prompt = prompt
+        self.client = client
+        self.url = request_url(options)
+
+    @classmethod
+    def from_config(cls, config: Config) -> OpenAIEngine:
+        spec = config.engine
+        options = ServerOptions.parse(spec.options)
+        if not spec.model:
+            raise ConfigError(
+                "the openai engine needs the model's name on the server: --model NAME or [engine] model = "
+                f'"NAME" (e.g. qwen2.5vl:7b on Ollama); it is sent to {options.base_url}'
+            )
+        if spec.adapter or spec.adapters:
+            raise ConfigError("LoRA adapters are loaded by the server itself, not by the openai engine")
+        api_key = os.environ.get(options.api_key_env) or None  # read here, at the entry point, once
+        client = ServerClient(options, api_key)
+        return cls(options, spec.model, load_prompt(spec.prompt_version or DEFAULT_PROMPT), client)
+
+    def describe(self) -> dict[str, Any]:
+        o = self.options
+        return {
+            "engine": self.name,
+            "model": self.model,
+            "preset": o.preset or None,
+            "base_url": o.base_url,
+            "endpoint": self.url,
+            "structured_output": o.structured_output,
+            "logprobs_requested": o.wants_logprobs,
+            "prompt_version": self.prompt.version,
+            "image_format": o.image_format,
+            "max_pixels": o.max_pixels,
+            "max_new_tokens": o.max_new_tokens,
+            "concurrency": o.concurrency,
+            "api_key": f"from ${o.api_key_env}" if self.client.authenticated else None,
+        }
+
+    # ---------------------------------------------------------------- the contract
+
+    def extract(
+        self,
+        pages: list[Page],
+        doc_type: str,
+        schema: DocumentSchema,
+        prompt: str | None = None,
+        hints: dict[str, Any] | None = None,
+    ) -> EngineOutput:
+        started = time.perf_counter()
+        images = [encode_page(p, self.options) for p in pages]
+        prepared = time.perf_counter()
+        constraint = model_schema(schema.bundled())
+        retries: list[int] = []  # per request: how many times it had to be sent again
+        plan = self._plan(len(pages))
+        readings = [self._read(chunk, images, doc_type, schema, constraint, retries) for chunk in plan]
+        info = self.describe()
+        info["document"] = {
+            "images": [img.describe() for img in images],
+            "requests": len(retries),
+            "retries": sum(retries),
+            "confidence_from": "logprobs" if all(r.generation.logprobs for r in readings) else "default_confidence",
+        }
+        out = reading_output(readings, schema, pages, info, {"prepare_images": prepared - started}, self._confidence)
+        out.timings["total"] = time.perf_counter() - started
+        return out
+
+    # ---------------------------------------------------------------- steps
+
+    def _plan(self, n_pages: int) -> list[list[int]]:
+        per = self.options.pages_per_request or n_pages
+        return [list(range(i, min(i + per, n_pages))) for i in range(0, n_pages, per)]
+
+    def _read(
+        self,
+        chunk: list[int],
+        images: list[EncodedImage],
+        doc_type: str,
+        schema: DocumentSchema,
+        constraint: dict[str, Any],
+        retries: list[int],
+    ) -> Reading:
+        conversation = start(self.prompt, FAMILY, schema, len(chunk))
+        sent = [images[i] for i in chunk]
+
+        def ask(conv: Conversation, attempt: int) -> Completion:
+            body = request_body(self.options, self.model, conv, sent, constraint, doc_type)
+            answer = self.client.complete(self.url, body)
+            retries.append(int(answer.extras.get("retries", 0)))
+            return answer
+
+        return read_with_reasks(
+            chunk,
+            conversation,
+            ask,
+            lambda data: problems_of(data, doc_type, schema),
+            self.prompt,
+            schema,
+            max_reasks=self.options.max_reasks,
+            max_new_tokens=self.options.max_new_tokens,
+        )
+
+    def _confidence(self, reading: Reading) -> dict[str, float]:
+        """From the server's log-probabilities; without them, `default_confidence` for every field."""
+        if reading.generation.logprobs:
+            return field_confidence(cast(Generation, reading.generation))  # a Completion has a Generation's fields
+        return {key: self.options.default_confidence for key in reading.data}

@@ -1,0 +1,194 @@
+"""The `transformers` engine: a local vision-language model reads the page images and writes JSON
+that the document schema's grammar holds it to.
+
+Per document: choose the LoRA adapter (vendor on the page, else document type, else default),
+prepare the page images and the conversation, call the model, decode. Decoded data goes through
+the pipeline's own parse and validation checks; errors are put to the model again (a bounded
+re-ask). Amounts, dates and ids are then grounded on the page words; ungrounded values become
+review issues. The model and adapters are loaded once per process.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, cast
+
+from ledgerlens.pipeline.config import Config
+from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
+from ledgerlens.pipeline.engines.model.constrain import model_schema
+from ledgerlens.pipeline.engines.model.decode import Generation, field_confidence
+from ledgerlens.pipeline.engines.model.images import page_image, visual_tokens
+from ledgerlens.pipeline.engines.model.prompts import Conversation, PromptVersion, load_prompt, start
+from ledgerlens.pipeline.engines.model.reading import Reading, problems_of, read_with_reasks, reading_output
+from ledgerlens.pipeline.engines.transformers.adapters import Adapter, AdapterRules, AdapterSet, check_folder
+from ledgerlens.pipeline.engines.transformers.generate import Generator
+from ledgerlens.pipeline.engines.transformers.loading import LoadedModel, load, require_extra
+from ledgerlens.pipeline.engines.transformers.options import TransformersOptions
+from ledgerlens.pipeline.engines.transformers.quantize import quantize_dynamic_int8
+from ledgerlens.pipeline.engines.transformers.registry import ResolvedModel, resolve_model
+from ledgerlens.pipeline.types import EngineOutput, Page
+
+DEFAULT_PROMPT = "extract-v1"
+PROMPT_ALLOWANCE = 1500  # tokens for the instruction, the field list and the chat markup
+
+# (model folder, load options, adapter folders) -> the loaded model with its adapters: once per process.
+_LOADED: dict[tuple[Any, ...], tuple[LoadedModel, AdapterSet]] = {}
+
+
+def load_once(
+    resolved: ResolvedModel, options: TransformersOptions, folders: list[str]
+) -> tuple[LoadedModel, AdapterSet]:
+    key = (
+        str(resolved.path),
+        options.device,
+        options.dtype,
+        options.quantization,
+        options.min_pixels,
+        options.max_pixels,
+        options.threads,
+        tuple(folders),
+    )
+    if key not in _LOADED:
+        loaded = load(resolved, options)
+        adapters = AdapterSet(loaded.model, folders)
+        if options.quantization == "int8":  # after the adapters: PEFT cannot wrap quantized layers
+            quantize_dynamic_int8(adapters.model)
+        _LOADED[key] = (loaded, adapters)
+    return _LOADED[key]
+
+
+class TransformersEngine:
+    name = "transformers"
+    needs_images = True
+
+    def __init__(
+        self,
+        resolved: ResolvedModel,
+        options: TransformersOptions,
+        prompt: PromptVersion,
+        rules: AdapterRules,
+        revision: str = "",
+    ) -> None:
+        self.resolved = resolved
+        self.options = options
+        self.prompt = prompt
+        self.rules = rules
+        self.revision = revision
+        self.loaded, self.adapters = load_once(resolved, options, rules.folders())
+        self.generator = Generator(self.loaded, options)
+        image_processor = self.loaded.processor.image_processor
+        self.factor = int(getattr(image_processor, "patch_size", 14) or 14) * int(
+            getattr(image_processor, "merge_size", 2) or 2
+        )
+        self._describe: dict[str, Any] | None = None
+
+    @classmethod
+    def from_config(cls, config: Config) -> TransformersEngine:
+        return cls(*cls.settings(config))
+
+    @staticmethod
+    def settings(config: Config) -> tuple[ResolvedModel, TransformersOptions, PromptVersion, AdapterRules, str]:
+        """Everything the configuration decides, checked without loading the model: the extra is
+        installed, the model and every adapter folder are on this machine, the options parse."""
+        spec = config.engine
+        require_extra()
+        options = TransformersOptions.parse(spec.options)
+        resolved = resolve_model(spec.model, spec.revision)
+        version = spec.prompt_version or (resolved.entry.prompt if resolved.entry else DEFAULT_PROMPT)
+        rules = AdapterRules.parse(spec.adapter, spec.adapters)
+        for folder in rules.folders():
+            check_folder(Path(folder))
+        return resolved, options, load_prompt(version), rules, spec.revision
+
+    def describe(self) -> dict[str, Any]:
+        if self._describe is None:
+            entry = self.resolved.entry
+            self._describe = {
+                "engine": self.name,
+                "model": self.resolved.name,
+                "hub_id": entry.hub_id if entry else None,
+                "revision": self.revision or None,
+                "model_path": str(self.resolved.path),
+                "family": self.resolved.family,
+                "prompt_version": self.prompt.version,
+                "device": self.loaded.device,
+                "dtype": self.loaded.dtype,
+                "quantization": self.loaded.quant_report().to_dict(),
+                "constrained": "llguidance json-schema" if self.options.constrained else None,
+                "max_pixels": self.options.max_pixels,
+                "max_new_tokens": self.options.max_new_tokens,
+                "adapters": [a.to_dict() for a in self.adapters.adapters.values()],
+                "load_seconds": round(self.loaded.load_seconds, 2),
+            }
+        return self._describe
+
+    # ---------------------------------------------------------------- the contract
+
+    def extract(
+        self,
+        pages: list[Page],
+        doc_type: str,
+        schema: DocumentSchema,
+        prompt: str | None = None,
+        hints: dict[str, Any] | None = None,
+    ) -> EngineOutput:
+        started = time.perf_counter()
+        adapter = self.adapters.activate(self.rules.choose(doc_type, "\n".join(p.text for p in pages)))
+        images = [page_image(p, self.factor, self.options.min_pixels, self.options.max_pixels) for p in pages]
+        prepared = time.perf_counter()
+        readings = [self._read(chunk, images, doc_type, schema, adapter) for chunk in self._plan(images)]
+        info = dict(self.describe())
+        info["document"] = {
+            "adapter": adapter.to_dict() if adapter else None,
+            "visual_tokens": [visual_tokens(img, self.factor) for img in images],
+        }
+        out = reading_output(
+            readings,
+            schema,
+            pages,
+            info,
+            {"prepare_images": prepared - started},
+            lambda r: field_confidence(cast(Generation, r.generation)),
+        )
+        out.timings["total"] = time.perf_counter() - started
+        return out
+
+    # ---------------------------------------------------------------- steps
+
+    def _plan(self, images: list[Any]) -> list[list[int]]:
+        """All pages in one conversation when they fit the context, else one conversation per page."""
+        limit = self.options.max_context_tokens or (
+            self.resolved.entry.context_tokens if self.resolved.entry else 32768
+        )
+        answers = self.options.max_new_tokens * (1 + self.options.max_reasks)
+        need = sum(visual_tokens(img, self.factor) for img in images) + PROMPT_ALLOWANCE + answers
+        if need <= limit or len(images) == 1:
+            return [list(range(len(images)))]
+        return [[i] for i in range(len(images))]
+
+    def _read(
+        self, chunk: list[int], images: list[Any], doc_type: str, schema: DocumentSchema, adapter: Adapter | None
+    ) -> Reading:
+        conversation = start(self.prompt, self.resolved.family, schema, len(chunk))
+        grammar = model_schema(schema.bundled()) if self.options.constrained else None
+
+        def ask(conv: Conversation, attempt: int) -> Generation:
+            if self.options.temperature > 0:
+                self.generator.seed(self.options.seed + attempt)
+            inputs = self.generator.prepare(conv, [images[i] for i in chunk])
+            with self.adapters.base_model_context(adapter):
+                return self.generator.generate(inputs, grammar)
+
+        return read_with_reasks(
+            chunk,
+            conversation,
+            ask,
+            lambda data: self._problems(data, doc_type, schema),
+            self.prompt,
+            schema,
+            max_reasks=self.options.max_reasks,
+            max_new_tokens=self.options.max_new_tokens,
+        )
+
+    _problems = staticmethod(problems_of)  # what the pipeline's own checks hold against an answer

@@ -1,0 +1,192 @@
+"""The model registry (`models/registry.toml`, shipped as package data) and where a model's files are.
+
+A model is named by a registry id (`qwen2.5-vl-3b`), a hub id (`Qwen/Qwen2.5-VL-3B-Instruct`) or a
+local folder. Weights are never fetched at run time: a registry or hub id must already be in the
+Hugging Face cache (`ledgerlens models pull ID` puts it there on a machine with internet).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from ledgerlens.pipeline.errors import ConfigError
+
+PRECISIONS = ("fp16", "int8", "int4")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    id: str
+    hub_id: str
+    family: str  # the transformers model_type: qwen2_vl, qwen2_5_vl, qwen3_vl, phi3_v
+    params_b: float
+    license: str
+    prompt: str  # default prompt version
+    context_tokens: int = 32768
+    trust_remote_code: bool = False
+    auto_class: str = "AutoModelForImageTextToText"
+    tested: bool = True  # the offline tests load this family (tiny random models)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class VramRule:
+    bytes_per_param: dict[str, float]
+    overhead_fraction: float
+    overhead_gb: float
+
+    def estimate_gb(self, params_b: float, precision: str) -> float:
+        weights = params_b * self.bytes_per_param[precision]
+        return round(weights * (1 + self.overhead_fraction) + self.overhead_gb, 1)
+
+
+@dataclass(frozen=True)
+class Registry:
+    models: dict[str, ModelEntry]
+    vram: VramRule
+
+    def get(self, name: str) -> ModelEntry | None:
+        if name in self.models:
+            return self.models[name]
+        return next((m for m in self.models.values() if m.hub_id.casefold() == name.casefold()), None)
+
+    def vram_gb(self, entry: ModelEntry) -> dict[str, float]:
+        return {p: self.vram.estimate_gb(entry.params_b, p) for p in PRECISIONS}
+
+
+def _registry_path() -> Path:
+    return Path(str(files("ledgerlens.models"))) / "registry.toml"
+
+
+@cache
+def load_registry(path: Path | None = None) -> Registry:
+    path = path or _registry_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"cannot read the model registry {path}: {e}") from e
+    known = {f for f in ModelEntry.__dataclass_fields__}
+    models: dict[str, ModelEntry] = {}
+    for table in data.get("model", []):
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ConfigError(f"{path}: model {table.get('id')!r} has unknown key(s) {', '.join(unknown)}")
+        entry = ModelEntry(**table)
+        models[entry.id] = entry
+    v = data["vram"]
+    return Registry(models, VramRule(dict(v["bytes_per_param"]), v["overhead_fraction"], v["overhead_gb"]))
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    name: str  # what the user wrote
+    path: Path  # a folder with config.json
+    family: str
+    entry: ModelEntry | None  # None for a local folder that is not in the registry
+
+    @property
+    def trust_remote_code(self) -> bool:
+        return bool(self.entry and self.entry.trust_remote_code) or self.family == "phi3_v"
+
+
+def pull_command(name: str) -> str:
+    return f"ledgerlens models pull {name}"
+
+
+def hf_cache_dir() -> str:
+    from huggingface_hub import constants
+
+    return str(constants.HF_HUB_CACHE)
+
+
+def resolve_model(name: str, revision: str = "", registry: Registry | None = None) -> ResolvedModel:
+    """The folder holding `name`'s files, offline. A missing model is a ConfigError naming the fix."""
+    if not name:
+        raise ConfigError(
+            "the transformers engine needs a model: set [engine] model in ledgerlens.toml or pass --model "
+            "(see `ledgerlens models list`, or give a local folder)"
+        )
+    registry = registry or load_registry()
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        return ResolvedModel(name, folder.resolve(), _family(folder), _entry_for_folder(folder, registry))
+    entry = registry.get(name)
+    if entry is None and (name.startswith((".", "/", "~")) or name.count("/") != 1):
+        known = ", ".join(sorted(registry.models))
+        raise ConfigError(f"model {name!r} is neither a folder nor a registry id; known ids: {known}")
+    hub_id = entry.hub_id if entry else name
+    path = _cached_snapshot(hub_id, revision)
+    if path is None:
+        raise ConfigError(
+            f"model {name!r} ({hub_id}{'@' + revision if revision else ''}) is not on this machine: "
+            f"looked in the Hugging Face cache {hf_cache_dir()} (HF_HOME / HF_HUB_CACHE) and found no folder "
+            f"named {name!r}. Fetch it on a machine with internet: `{pull_command(entry.id if entry else hub_id)}` "
+            f"(or point --model at a folder holding the model)."
+        )
+    return ResolvedModel(name, path, entry.family if entry else _family(path), entry)
+
+
+def _cached_snapshot(hub_id: str, revision: str) -> Path | None:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        found = snapshot_download(hub_id, revision=revision or None, local_files_only=True)
+    except (LocalEntryNotFoundError, FileNotFoundError, ValueError, OSError):
+        return None
+    return Path(found) if (Path(found) / "config.json").is_file() else None
+
+
+def _family(folder: Path) -> str:
+    try:
+        cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{folder} is not a model folder (config.json unreadable: {e})") from e
+    return str(cfg.get("model_type", "unknown"))
+
+
+def _entry_for_folder(folder: Path, registry: Registry) -> ModelEntry | None:
+    # A folder that is a hub snapshot (…/models--Qwen--Qwen2-VL-2B-Instruct/snapshots/<sha>) keeps its entry.
+    for part in folder.resolve().parts:
+        if part.startswith("models--"):
+            return registry.get(part.removeprefix("models--").replace("--", "/"))
+    return None
+
+
+def pull(name: str, revision: str = "", registry: Registry | None = None) -> Path:
+    """Download a model into the Hugging Face cache. Needs internet; the caller decides whether the
+    hub may be reached (the CLI lifts its HF_HUB_OFFLINE default for `models pull` only)."""
+    registry = registry or load_registry()
+    entry = registry.get(name)
+    if entry is None and name.count("/") != 1:
+        raise ConfigError(f"unknown model {name!r}; known ids: {', '.join(sorted(registry.models))}")
+    hub_id = entry.hub_id if entry else name
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(hub_id, revision=revision or None))
+    except Exception as e:  # the hub client raises many network error types; all mean the same here
+        raise ConfigError(
+            f"could not download {hub_id} ({type(e).__name__}: {e}). `models pull` needs internet access to "
+            f"the Hugging Face hub; on an offline machine, pull on one with internet and copy its cache "
+            f"folder ({hf_cache_dir()}) here, or point --model at a folder holding the model."
+        ) from e
+
+
+def describe_entry(entry: ModelEntry, registry: Registry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "hub_id": entry.hub_id,
+        "family": entry.family,
+        "params_b": entry.params_b,
+        "license": entry.license,
+        "prompt": entry.prompt,
+        "vram_gb": registry.vram_gb(entry),
+        "note": entry.note,
+    }

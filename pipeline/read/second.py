@@ -1,0 +1,79 @@
+"""A second reading of scanned pages with PP-OCR (rapidocr: ONNX models inside the wheel, offline).
+
+Tesseract is fast and reads clean pages well, but thermal till receipts (small, faded, low
+resolution) defeat it often. PP-OCR reads them much better at ~3-5 s a page on a laptop CPU. So it
+is not the first reader: the stage chain asks for this second reading only when the first one
+left a receipt's key fields missing, unsure or inconsistent, and keeps whichever reading is better.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+from ledgerlens.pipeline.errors import DocumentError
+from ledgerlens.pipeline.types import Document, Word
+
+ENGINE = "rapidocr"
+
+
+def available() -> bool:
+    return find_spec("rapidocr") is not None and find_spec("onnxruntime") is not None
+
+
+@cache
+def _engine() -> Any:
+    """Loaded once per process (about 1.5 s): detection, orientation and recognition models."""
+    from rapidocr import RapidOCR
+
+    # One thread, as Tesseract: parallelism comes from worker processes, which must not fight.
+    return RapidOCR(
+        params={
+            "Global.log_level": "error",
+            "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+    )
+
+
+def line_words(boxes: Any, texts: Any, scores: Any) -> list[Word]:
+    """PP-OCR reads text lines; words get a share of the line's box in proportion to their length."""
+    words: list[Word] = []
+    for line, (box, text, score) in enumerate(zip(boxes, texts, scores, strict=True)):
+        xs, ys = [float(p[0]) for p in box], [float(p[1]) for p in box]
+        x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+        parts = str(text).split()
+        width = sum(len(p) for p in parts) + max(len(parts) - 1, 0)
+        pos = 0
+        for part in parts:
+            a = x0 + (x1 - x0) * pos / max(width, 1)
+            pos += len(part)
+            b = x0 + (x1 - x0) * pos / max(width, 1)
+            pos += 1
+            words.append(Word(part, (a, y0, b, y1), float(score), line, line))
+    return words
+
+
+def read_image(path: Path) -> list[Word]:
+    try:
+        result = _engine()(str(path))
+    except Exception as e:  # the model failed on this image: the first reading stands
+        raise DocumentError("ocr_failed", f"PP-OCR could not read {path.name}: {e}", stage="ocr") from e
+    if result.boxes is None or result.txts is None:
+        return []
+    return line_words(result.boxes, result.txts, result.scores)
+
+
+def reread(doc: Document) -> Document:
+    """A copy of the document whose OCR'd pages are read again by PP-OCR (text layers kept)."""
+    again = copy.copy(doc)
+    again.pages = []
+    for page in doc.pages:
+        fresh = copy.copy(page)
+        if page.text_source == "ocr" and page.image_path is not None:
+            fresh.words = read_image(page.image_path)
+        again.pages.append(fresh)
+    return again
