@@ -69,7 +69,9 @@ def flow_run(docs: list[Path], root: Path, workers: int, task_runner: str) -> di
         shutil.copy(doc, ws.intake / (doc.name if i < len(set(docs)) else f"{i}-{doc.name}"))
     paths = [str(p) for p in sorted(ws.intake.iterdir())]
     started = time.perf_counter()
-    summary = process_documents(paths, str(ws.root), label="bench", workers=workers, task_runner=task_runner)
+    summary = process_documents(
+        paths, str(ws.root), ws.config(), label="bench", workers=workers, task_runner=task_runner
+    )
     seconds = time.perf_counter() - started
     return {
         "workers": workers,
@@ -99,13 +101,16 @@ def prepared_invoices(folder: Path) -> list[tuple[list[Any], Any]]:
 
 
 def openai_run(invoices: list[tuple[list[Any], Any]], concurrency: int, requests: int, latency: float) -> dict:
+    from ledgerlens.pipeline.check.answers import PIPELINE_CHECKS
     from ledgerlens.pipeline.config import Config, EngineConfig
     from ledgerlens.pipeline.engines import create_engine
     from openai_server import FakeModelServer
 
     with FakeModelServer(latency_s=latency) as server:
         options = {"base_url": server.base_url, "preset": "vllm", "concurrency": concurrency, "max_reasks": 0}
-        engine = create_engine(Config(engine=EngineConfig(name="openai", model="bench", options=options)))
+        engine = create_engine(
+            Config(engine=EngineConfig(name="openai", model="bench", options=options)), PIPELINE_CHECKS
+        )
         jobs = list(range(requests))
         lock = threading.Lock()
         latencies: list[float] = []

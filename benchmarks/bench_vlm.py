@@ -235,7 +235,7 @@ def main() -> int:
 
     threads = args.threads
     if not threads:  # pipeline.pool imports the whole pipeline (PDF libraries): only when needed
-        from ledgerlens.pipeline.measure.pool import physical_cores
+        from ledgerlens.pipeline.machine import physical_cores
 
         threads = physical_cores()
     torch.set_num_threads(threads)

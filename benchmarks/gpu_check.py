@@ -57,6 +57,7 @@ def adapter(model_dir: Path, out: Path) -> Path:
 
 def run(name: str, model_dir: Path, the_page: Any, **spec: Any) -> dict[str, Any]:
     import torch
+    from ledgerlens.pipeline.check.answers import PIPELINE_CHECKS
     from ledgerlens.pipeline.config import Config, EngineConfig
     from ledgerlens.pipeline.doctypes.schemas import load_schemas
     from ledgerlens.pipeline.engines import create_engine
@@ -66,7 +67,7 @@ def run(name: str, model_dir: Path, the_page: Any, **spec: Any) -> dict[str, Any
     try:
         t0 = time.perf_counter()
         spec_config = EngineConfig(name="transformers", model=str(model_dir), options=options, **spec)
-        engine = create_engine(Config(engine=spec_config))
+        engine = create_engine(Config(engine=spec_config), PIPELINE_CHECKS)
         row["load_s"] = round(time.perf_counter() - t0, 2)
         schema = load_schemas()["invoice"]
         t0 = time.perf_counter()
@@ -130,14 +131,6 @@ def main() -> int:
         run("int8-on-cuda-refused", model_dir, the_page, options={"quantization": "int8"}),
     ]
     try:
-        import os
-        import types
-
-        # doctor counts cores with pipeline.pool, which imports the whole pipeline (PDF libraries too);
-        # only the core count is needed here, where only the engine's wheels were carried.
-        pool = types.ModuleType("ledgerlens.pipeline.measure.pool")
-        pool.physical_cores = lambda: os.cpu_count() or 1  # type: ignore[attr-defined]
-        sys.modules.setdefault("ledgerlens.pipeline.measure.pool", pool)
         from ledgerlens.pipeline.engines.transformers.doctor import probe, recommend
         from ledgerlens.pipeline.engines.transformers.registry import load_registry
 

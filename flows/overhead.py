@@ -41,7 +41,7 @@ from ledgerlens.pipeline.intake.jobs import run_document
 from ledgerlens.pipeline.intake.journal import Journal
 from ledgerlens.pipeline.intake.watcher import entry_for
 from ledgerlens.pipeline.intake.workspace import Workspace, init_workspace, list_inputs
-from ledgerlens.pipeline.measure.pool import physical_cores
+from ledgerlens.pipeline.machine import physical_cores
 from ledgerlens.pipeline.read.load import load_document
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE

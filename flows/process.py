@@ -25,15 +25,13 @@ from typing import Any
 from ledgerlens.pipeline.books.store import Store
 from ledgerlens.pipeline.chain import Context
 from ledgerlens.pipeline.config import Config
-from ledgerlens.pipeline.engines import check_engine
-from ledgerlens.pipeline.engines.gate import ModelGate
+from ledgerlens.pipeline.engines import ModelGate, check_engine, default_workers
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.intake.claims import CLAIM_LOCK, PROCESS_LOCK, claim, recover_claims, recover_processing
 from ledgerlens.pipeline.intake.jobs import RETRY, Outcome, outcome_of, run_document
 from ledgerlens.pipeline.intake.journal import QUEUED, Journal
 from ledgerlens.pipeline.intake.watcher import entry_for
-from ledgerlens.pipeline.intake.workspace import Workspace, lock_holder, workspace_lock
-from ledgerlens.pipeline.measure.pool import physical_cores
+from ledgerlens.pipeline.intake.workspace import Workspace, list_inputs, lock_holder, workspace_lock
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -136,10 +134,6 @@ class Summary:
         key = "duplicate" if outcome.state == "duplicate" else "failed" if outcome.failed else outcome.status
         if key in ("ok", "needs_review", "failed", "duplicate"):
             setattr(self, key, getattr(self, key) + 1)
-
-
-def default_workers() -> int:
-    return physical_cores()
 
 
 @contextmanager
@@ -273,6 +267,7 @@ def _first_done(futures: list[PrefectWrappedFuture[Any, Any]]) -> list[PrefectWr
 def process_documents(
     paths: list[str],
     workspace: str,
+    config: Config,
     label: str = "documents",
     workers: int = 0,
     max_tries: int = 3,
@@ -282,10 +277,11 @@ def process_documents(
 ) -> dict[str, Any]:
     """Claim the given files (intake -> processing), then run everything queued in the workspace.
 
-    `task_runner` "dask" spreads documents over a Dask LocalCluster, or the cluster at `dask_address`."""
+    `config` is the one the command line built (the workspace's ledgerlens.toml and its options);
+    `workers` 0 lets the engine decide. `task_runner` "dask" spreads documents over a Dask
+    LocalCluster, or the cluster at `dask_address`."""
     scale = Scale(task_runner, dask_address)
     ws = Workspace(Path(workspace))
-    config = ws.config()
     check_engine(config)  # a missing model or extra stops here, before any file is claimed
     store = Store.for_workspace(ws.root, config.store.url)
     try:
@@ -305,7 +301,7 @@ def process_documents(
                 row = claim(entry_for(Path(raw), ws.intake), ws, store, journal) if os.path.lexists(raw) else None
                 if row is not None and row.state != QUEUED:  # set aside unopened (a link, a pipe) or unreadable
                     _settled(outcome_of(row, store), summary)
-        workers = workers or default_workers()
+        workers = workers or default_workers(config)
         summary = drain_queue(
             ws,
             store,
@@ -322,10 +318,11 @@ def process_documents(
     return vars(summary)
 
 
-def process_workspace(ws: Workspace, folder: Path | None = None, workers: int = 0) -> dict[str, Any]:
-    """Process every file waiting in the workspace's intake (or a sub-folder of it) once."""
-    from ledgerlens.pipeline.intake.workspace import list_inputs
-
+def process_workspace(
+    ws: Workspace, folder: Path | None = None, workers: int = 0, config: Config | None = None
+) -> dict[str, Any]:
+    """Process every file waiting in the workspace's intake (or a sub-folder of it) once, with the
+    workspace's configuration unless another is given."""
     files = [str(p) for p in list_inputs(folder or ws.intake)]
     label = f"{len(files)} document{'s' if len(files) != 1 else ''}"
-    return process_documents(files, str(ws.root), label=label, workers=workers)
+    return process_documents(files, str(ws.root), config or ws.config(), label=label, workers=workers)

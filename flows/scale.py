@@ -8,7 +8,7 @@
   the same PREFECT_API_URL.
 
 The extract stage of every document holds a slot of a Prefect global concurrency limit named
-after its model server or GPU (`pipeline.servers.gate`), created or resized to the configured size
+after its model server or GPU (each engine's `gate`), created or resized to the configured size
 before the run: across every worker of every machine, requests to one server never exceed it.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 
 from ledgerlens.pipeline.chain import Runner, direct
 from ledgerlens.pipeline.config import Config
-from ledgerlens.pipeline.engines.gate import ModelGate, model_gate
+from ledgerlens.pipeline.engines import ModelGate, engine_gate
 from ledgerlens.pipeline.errors import ConfigError
 
 TASK_RUNNERS = ("process", "dask")
@@ -98,7 +98,7 @@ def one_api() -> Iterator[None]:
 
 def ensure_gate(config: Config) -> ModelGate | None:
     """Create (or resize) the global concurrency limit of the configured model; None when ungated."""
-    gate = model_gate(config)
+    gate = engine_gate(config)
     if gate is None:
         return None
     from prefect.client.orchestration import get_client

@@ -25,7 +25,8 @@ from typing import Any, cast
 from uuid import UUID
 
 from ledgerlens.pipeline.books.store import Store
-from ledgerlens.pipeline.engines import check_engine
+from ledgerlens.pipeline.config import Config, parse_config
+from ledgerlens.pipeline.engines import check_engine, default_workers
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.intake.claims import CLAIM_LOCK, PROCESS_LOCK, IntakePoller, recover_claims
 from ledgerlens.pipeline.intake.journal import FINISHING, QUEUED, IntakeRow, Journal
@@ -49,7 +50,7 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Crashed
 
-from .process import default_workers, drain_queue
+from .process import drain_queue
 from .scale import Scale
 
 FLOW_NAME = "process-intake"
@@ -70,6 +71,7 @@ class WatchOptions:
 @flow(name=FLOW_NAME, flow_run_name="{label}", validate_parameters=False)
 def process_intake(
     workspace: str,
+    config: dict[str, Any],
     workers: int = 0,
     max_tries: int = 3,
     linger_s: float = 30.0,
@@ -77,17 +79,18 @@ def process_intake(
     task_runner: str = "process",
     dask_address: str = "",
 ) -> dict[str, Any]:
-    """Every document queued in processing/, and those queued while it runs."""
+    """Every document queued in processing/, and those queued while it runs. `config` is the
+    watcher's configuration as plain data (a served flow's parameters are JSON)."""
     ws = Workspace(Path(workspace))
-    config = ws.config()
-    store = Store.for_workspace(ws.root, config.store.url)
+    settings = parse_config(config)
+    store = Store.for_workspace(ws.root, settings.store.url)
     try:
         summary = drain_queue(
             ws,
             store,
             Journal(store),
-            config,
-            workers=workers or default_workers(),
+            settings,
+            workers=workers or default_workers(settings),
             max_tries=max_tries,
             linger_s=linger_s,
             scale=Scale(task_runner, dask_address),
@@ -103,15 +106,15 @@ def deployment_name(ws: Workspace) -> str:
     return f"{ws.root.name}-{hashlib.sha256(str(ws.root).encode()).hexdigest()[:6]}"
 
 
-def watch(ws: Workspace, opts: WatchOptions, report: Callable[[IntakeRow], None] | None = None) -> None:
-    """Serve until stopped (Ctrl-C, SIGTERM); `report` hears of each file that reached done/ or failed/.
+def watch(ws: Workspace, opts: WatchOptions, config: Config, report: Callable[[IntakeRow], None] | None = None) -> None:
+    """Serve until stopped (Ctrl-C, SIGTERM) with `config` (read once by the command line);
+    `report` hears of each file that reached done/ or failed/.
 
     Raises ConfigError if the workspace is watched already.
     """
     with workspace_lock(ws, CLAIM_LOCK, wait=False) as held:
         if not held:
             raise ConfigError(f"{ws.root} is already watched by `ledgerlens watch` (pid {lock_holder(ws, CLAIM_LOCK)})")
-        config = ws.config()
         check_engine(config)  # a missing model or extra is said now, not by every document's task
         store = Store.for_workspace(ws.root, config.store.url)
         journal = Journal(store)
@@ -120,7 +123,8 @@ def watch(ws: Workspace, opts: WatchOptions, report: Callable[[IntakeRow], None]
         feeder = Feeder(ws, store, journal, opts, f"{FLOW_NAME}/{name}", report)
         feeder.start()
         try:
-            params = {"workspace": str(ws.root), "workers": opts.workers, "max_tries": opts.max_tries}
+            params = {"workspace": str(ws.root), "config": config.to_dict()}
+            params |= {"workers": opts.workers, "max_tries": opts.max_tries}
             params |= {"task_runner": opts.task_runner, "dask_address": opts.dask_address}
             process_intake.serve(
                 name=name,

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +91,19 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The TOML tables as plain data (a served Prefect flow takes it as a JSON parameter);
+        `parse_config` reads it back."""
+        return {name: _plain(dataclasses.asdict(getattr(self, name))) for name in SECTIONS}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
 
 def _coerce(value: Any, default: Any, where: str, name: str) -> Any:
     expected = type(default)
@@ -140,29 +151,9 @@ def parse_config(data: dict[str, Any]) -> Config:
     return Config(**parts)
 
 
-# Settings given on the command line (`process --engine ... --model ...`), applied on top of
-# ledgerlens.toml by every load_config of this process while they are in force: a flow that reads
-# the workspace's file itself sees them too.
-_overrides: list[Callable[[Config], Config]] = []
-
-
-@contextmanager
-def overriding(change: Callable[[Config], Config]) -> Iterator[None]:
-    _overrides.append(change)
-    try:
-        yield
-    finally:
-        _overrides.remove(change)
-
-
 def load_config(path: Path | None) -> Config:
-    config = _read_config(path)
-    for change in _overrides:
-        config = change(config)
-    return config
-
-
-def _read_config(path: Path | None) -> Config:
+    """The configuration in `path` (defaults where there is none). Read once, at the entry point:
+    the command line builds the `Config` and hands it down."""
     if path is None or not path.exists():
         return Config()
     try:

@@ -161,6 +161,15 @@ class FieldEvidence:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Located:
+    """Where a value is printed: its page (1-based), the box around it and the text as printed."""
+
+    page: int
+    bbox: tuple[float, float, float, float]
+    text: str
+
+
 @dataclass(slots=True)
 class EngineOutput:
     """What an engine returns: its raw text, the data it read, and evidence per field path."""
@@ -173,6 +182,13 @@ class EngineOutput:
     token_logprobs: list[float] | None = None
     # Problems the engine itself found with this document (a value not on any page, output cut off).
     issues: list[Issue] = field(default_factory=list)
+
+
+def status_of(issues: list[Issue]) -> Status:
+    """A document with a fatal issue failed; one with any other issue needs review; else ok."""
+    if any(i.severity is Severity.FATAL for i in issues):
+        return Status.FAILED
+    return Status.NEEDS_REVIEW if issues else Status.OK
 
 
 @dataclass(slots=True)

@@ -276,7 +276,7 @@ def test_period_selects_by_document_date() -> None:
 
 
 def test_unmapped_vendors_are_listed_in_the_review_sheet(tmp_path: Path) -> None:
-    from ledgerlens.pipeline.export import export_xlsx
+    from ledgerlens.pipeline.export.xlsx import export_xlsx
     from openpyxl import load_workbook
 
     path = export_xlsx(documents(), tmp_path / "ledger.xlsx", accounts=ACCOUNTS)

@@ -57,7 +57,7 @@ def _run(ws: Any, **kwargs: Any) -> dict[str, int]:
     from ledgerlens.flows.process import process_documents
 
     paths = [str(p) for p in sorted(ws.intake.iterdir())]
-    return process_documents(paths, str(ws.root), label="scale test", **kwargs)
+    return process_documents(paths, str(ws.root), ws.config(), label="scale test", **kwargs)
 
 
 def test_a_dask_local_cluster_of_two_workers_gives_the_sequential_results(samples, tmp_path, monkeypatch) -> None:
@@ -106,7 +106,7 @@ def test_the_model_gate_holds_a_server_to_its_limit_across_worker_processes(samp
     """Two worker processes, each with its own in-process limit: only the Prefect gate can hold
     the server to one request at a time."""
     from ledgerlens.pipeline.config import Config, EngineConfig
-    from ledgerlens.pipeline.engines.gate import model_gate
+    from ledgerlens.pipeline.engines import engine_gate
     from openai_server import FakeModelServer
     from prefect.client.orchestration import get_client
 
@@ -118,7 +118,7 @@ def test_the_model_gate_holds_a_server_to_its_limit_across_worker_processes(samp
         summary = _run(ws, workers=2)
     assert summary["processed"] == len(INVOICES) and len(server.posts()) == len(INVOICES)
     assert server.max_in_flight == limit
-    gate = model_gate(Config(engine=EngineConfig(name="openai", model="m", options=options)))
+    gate = engine_gate(Config(engine=EngineConfig(name="openai", model="m", options=options)))
     assert gate is not None and gate.name.startswith("ledgerlens-model-server-127-0-0-1-")
     with get_client(sync_client=True) as client:
         assert client.read_global_concurrency_limit_by_name(gate.name).limit == limit

@@ -72,7 +72,7 @@ def test_store_holds_the_extracted_invoice(processed, samples: Path) -> None:
 
 def test_workbook_cells_for_the_invoice(processed, samples: Path) -> None:
     from ledgerlens.pipeline.books.store import Store
-    from ledgerlens.pipeline.export import export_xlsx
+    from ledgerlens.pipeline.export.xlsx import export_xlsx
 
     ws, _ = processed
     gt = json.loads((samples / "invoice_en_gb.gt.json").read_text())["fields_normalized"]

@@ -13,7 +13,7 @@ def _run(code: str) -> subprocess.CompletedProcess[str]:
 def test_pipeline_runs_without_prefect_or_heavy_extras() -> None:
     proc = _run(
         "import sys\n"
-        "import ledgerlens.pipeline.chain, ledgerlens.pipeline.measure.evaluate, ledgerlens.pipeline.export\n"
+        "import ledgerlens.pipeline.chain, ledgerlens.pipeline.measure.evaluate, ledgerlens.pipeline.export.xlsx\n"
         "bad = [m for m in ('prefect', 'torch', 'transformers') if m in sys.modules]\n"
         "print(bad)\n"
     )

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import pytest
+from ledgerlens.pipeline.check.answers import PIPELINE_CHECKS
 from ledgerlens.pipeline.config import Config, EngineConfig, PipelineOptions
 from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.engines import create_engine
@@ -47,7 +48,7 @@ def schema():
 
 def engine_for(server: FakeModelServer, model: str = MODEL, **options: Any) -> Any:
     options = {"base_url": server.base_url, **FAST, **options}
-    return create_engine(Config(engine=EngineConfig(name="openai", model=model, options=options)))
+    return create_engine(Config(engine=EngineConfig(name="openai", model=model, options=options)), PIPELINE_CHECKS)
 
 
 def _image_bytes(data_url: str) -> bytes:
@@ -219,7 +220,8 @@ def test_a_server_that_is_not_running_is_transient_and_names_the_url(invoice, sc
     with FakeModelServer() as server:
         url = server.base_url
     engine = create_engine(
-        Config(engine=EngineConfig(name="openai", model=MODEL, options={"base_url": url, **FAST, "max_retries": 1}))
+        Config(engine=EngineConfig(name="openai", model=MODEL, options={"base_url": url, **FAST, "max_retries": 1})),
+        PIPELINE_CHECKS,
     )
     with pytest.raises(DocumentError) as e:
         engine.extract(invoice["pages"], "invoice", schema)
@@ -273,27 +275,35 @@ def test_page_images_are_re_encoded_within_the_byte_bound(invoice) -> None:
 def test_a_server_on_another_machine_needs_an_explicit_allow_remote(url) -> None:
     spec = {"name": "openai", "model": MODEL, "options": {"base_url": url}}
     with pytest.raises(ConfigError, match=r"not on this machine.*allow_remote = true"):
-        create_engine(Config(engine=EngineConfig(**spec)))
-    engine = create_engine(Config(engine=EngineConfig(**{**spec, "options": {"base_url": url, "allow_remote": True}})))
+        create_engine(Config(engine=EngineConfig(**spec)), PIPELINE_CHECKS)
+    engine = create_engine(
+        Config(engine=EngineConfig(**{**spec, "options": {"base_url": url, "allow_remote": True}})), PIPELINE_CHECKS
+    )
     assert engine.describe()["base_url"] == url  # nothing was sent: engines connect per document
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8000/v1", "http://localhost:1234/v1", "http://[::1]:8080/v1"])
 def test_loopback_servers_need_no_setting(url) -> None:
-    engine = create_engine(Config(engine=EngineConfig(name="openai", model=MODEL, options={"base_url": url})))
+    engine = create_engine(
+        Config(engine=EngineConfig(name="openai", model=MODEL, options={"base_url": url})), PIPELINE_CHECKS
+    )
     assert engine.describe()["endpoint"] == f"{url}/chat/completions"
 
 
 def test_presets_fill_in_base_url_and_style_and_typos_are_errors() -> None:
-    ollama = create_engine(Config(engine=EngineConfig(name="openai", model="m", options={"preset": "ollama"})))
+    ollama = create_engine(
+        Config(engine=EngineConfig(name="openai", model="m", options={"preset": "ollama"})), PIPELINE_CHECKS
+    )
     assert ollama.describe()["endpoint"] == "http://127.0.0.1:11434/api/chat"
     assert ollama.describe()["concurrency"] == 1
     with pytest.raises(ConfigError, match=r"unknown server preset 'olama'.*ollama"):
-        create_engine(Config(engine=EngineConfig(name="openai", model="m", options={"preset": "olama"})))
+        create_engine(
+            Config(engine=EngineConfig(name="openai", model="m", options={"preset": "olama"})), PIPELINE_CHECKS
+        )
     with pytest.raises(ConfigError, match=r"unknown key\(s\) in \[engine.options\]: base_uri"):
-        create_engine(Config(engine=EngineConfig(name="openai", model="m", options={"base_uri": "x"})))
+        create_engine(Config(engine=EngineConfig(name="openai", model="m", options={"base_uri": "x"})), PIPELINE_CHECKS)
     with pytest.raises(ConfigError, match=r"--model NAME"):
-        create_engine(Config(engine=EngineConfig(name="openai", options={"preset": "vllm"})))
+        create_engine(Config(engine=EngineConfig(name="openai", options={"preset": "vllm"})), PIPELINE_CHECKS)
 
 
 # ---------------------------------------------------------------- through the whole pipeline

@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("llguidance")
 
+from ledgerlens.pipeline.check.answers import PIPELINE_CHECKS
 from ledgerlens.pipeline.config import Config, EngineConfig, PipelineOptions
 from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.engines import create_engine
@@ -52,7 +53,8 @@ def test_the_served_tiny_model_answers_schema_valid_json_with_logprob_confidence
     engine = create_engine(
         Config(
             engine=EngineConfig(name="openai", model="tiny-qwen2-vl", options={"base_url": served.base_url, **SMALL})
-        )
+        ),
+        PIPELINE_CHECKS,
     )
     out = engine.extract(pages, "invoice", schema)
     assert schema.errors(out.data) == []  # the server held the model to the schema it was sent

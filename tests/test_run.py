@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fixtures.bad_inputs import make_bad_inputs
 from ledgerlens.pipeline.chain import process_file
+from ledgerlens.pipeline.check.answers import PIPELINE_CHECKS
 from ledgerlens.pipeline.config import Config, EngineConfig
 from ledgerlens.pipeline.engines import create_engine
 from ledgerlens.pipeline.errors import ConfigError
@@ -83,9 +84,9 @@ def test_every_bad_input_fails_with_a_reason_and_never_raises(bad, context) -> N
 
 def test_unknown_engine_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="known engines: ocr"):
-        create_engine(Config(engine=EngineConfig(name="gpt-17")))
+        create_engine(Config(engine=EngineConfig(name="gpt-17")), PIPELINE_CHECKS)
 
 
 def test_ocr_engine_refuses_options_it_does_not_have() -> None:
     with pytest.raises(ConfigError, match="takes no"):
-        create_engine(Config(engine=EngineConfig(name="ocr", options={"temperature": 0})))
+        create_engine(Config(engine=EngineConfig(name="ocr", options={"temperature": 0})), PIPELINE_CHECKS)

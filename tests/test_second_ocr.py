@@ -7,11 +7,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from ledgerlens.pipeline.chain import process_file, reading_quality, wants_second_reading
+from ledgerlens.pipeline.chain import process_file
 from ledgerlens.pipeline.config import Config, PipelineOptions
 from ledgerlens.pipeline.read import second as ocr_second
 from ledgerlens.pipeline.read.load import load_document
 from ledgerlens.pipeline.read.rasterize import rasterize
+from ledgerlens.pipeline.read.second import reading_quality, wants_second_reading
 from ledgerlens.pipeline.types import Document, DocumentResult, Issue, Page, Severity, Status, Word
 from PIL import Image, ImageFilter
 
@@ -40,13 +41,13 @@ MISSING_TOTAL = Issue("validate", "missing_field", Severity.WARNING, "total_amou
 
 @pytest.mark.skipif(not ocr_second.available(), reason="rapidocr is not installed")
 def test_asked_for_on_unsure_or_hard_receipts_only() -> None:
-    opts = PipelineOptions()
-    assert wants_second_reading(_result(issues=[MISSING_TOTAL]), _doc(0.95), opts)
-    assert wants_second_reading(_result(**FULL), _doc(0.7), opts)  # a hard scan
-    assert not wants_second_reading(_result(**FULL), _doc(0.95), opts)  # read well the first time
-    assert not wants_second_reading(_result("invoice", [MISSING_TOTAL]), _doc(0.7), opts)  # A4 pages: too slow
-    assert not wants_second_reading(_result(issues=[MISSING_TOTAL]), _doc(1.0, "text_layer"), opts)
-    assert not wants_second_reading(_result(issues=[MISSING_TOTAL]), _doc(0.7), replace(opts, second_ocr="none"))
+    on = PipelineOptions().second_ocr
+    assert wants_second_reading(_result(issues=[MISSING_TOTAL]), _doc(0.95), on)
+    assert wants_second_reading(_result(**FULL), _doc(0.7), on)  # a hard scan
+    assert not wants_second_reading(_result(**FULL), _doc(0.95), on)  # read well the first time
+    assert not wants_second_reading(_result("invoice", [MISSING_TOTAL]), _doc(0.7), on)  # A4 pages: too slow
+    assert not wants_second_reading(_result(issues=[MISSING_TOTAL]), _doc(1.0, "text_layer"), on)
+    assert not wants_second_reading(_result(issues=[MISSING_TOTAL]), _doc(0.7), "none")
 
 
 def test_the_better_reading_has_more_key_fields_and_fewer_errors() -> None:

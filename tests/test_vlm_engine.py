@@ -19,6 +19,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("llguidance")
 
+from ledgerlens.pipeline.check.answers import PIPELINE_CHECKS
 from ledgerlens.pipeline.config import Config, EngineConfig, PipelineOptions
 from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.engines import create_engine
@@ -86,9 +87,24 @@ def adapters(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFact
     return folders
 
 
-def make_engine(model: Path | str, **spec: Any) -> Any:
+def make_engine(model: Path | str, checks: Any = PIPELINE_CHECKS, **spec: Any) -> Any:
     options = {**SMALL, **spec.pop("options", {})}
-    return create_engine(Config(engine=EngineConfig(name="transformers", model=str(model), options=options, **spec)))
+    return create_engine(
+        Config(engine=EngineConfig(name="transformers", model=str(model), options=options, **spec)), checks
+    )
+
+
+class ScriptedChecks:
+    """The pipeline's checks, except that `problems` answers from a script: the engine re-asks."""
+
+    def __init__(self, answers: list[list[str]]) -> None:
+        self.answers = iter(answers)
+
+    def problems(self, *args: Any) -> list[str]:
+        return next(self.answers)
+
+    def locate(self, *args: Any) -> Any:
+        return PIPELINE_CHECKS.locate(*args)
 
 
 @pytest.fixture(scope="session")
@@ -148,7 +164,7 @@ def test_a_registry_model_missing_from_the_cache_is_a_config_error_with_the_pull
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(ConfigError, match=r"ledgerlens models pull qwen2-vl-2b"):
-        create_engine(Config(engine=EngineConfig(name="transformers", model="qwen2-vl-2b")))
+        create_engine(Config(engine=EngineConfig(name="transformers", model="qwen2-vl-2b")), PIPELINE_CHECKS)
 
 
 def test_a_registry_model_in_the_hf_cache_loads_offline_by_its_id(tiny_models, tmp_path, monkeypatch) -> None:
@@ -253,13 +269,10 @@ def test_extract_returns_data_with_confidence_grounding_and_token_counts(tiny_mo
 
 
 def test_validation_errors_are_put_back_to_the_model_and_attempts_recorded(
-    tiny_models, invoices, invoice_schema, monkeypatch
+    tiny_models, invoices, invoice_schema
 ) -> None:
-    from ledgerlens.pipeline.engines.transformers.engine import TransformersEngine
-
-    engine = make_engine(tiny_models["qwen2_vl"], options={"max_reasks": 2})
-    answers = iter([["net 100.00 + tax 19.00 = 119.00, but the total reads 120.00"], []])
-    monkeypatch.setattr(TransformersEngine, "_problems", staticmethod(lambda *a: next(answers)))
+    checks = ScriptedChecks([["net 100.00 + tax 19.00 = 119.00, but the total reads 120.00"], []])
+    engine = make_engine(tiny_models["qwen2_vl"], checks, options={"max_reasks": 2})
     out = engine.extract(invoices["invoice_en_gb"], "invoice", invoice_schema)
     attempts = out.model_info["document"]["attempts"]
     assert len(attempts) == 2

@@ -68,7 +68,7 @@ def _run(ws: Workspace, **kwargs: Any) -> dict[str, int]:
     from ledgerlens.flows.process import process_documents
 
     files = [str(p) for p in sorted(ws.intake.iterdir())]
-    return process_documents(files, str(ws.root), workers=1, backoff_s=0.1, **kwargs)
+    return process_documents(files, str(ws.root), ws.config(), workers=1, backoff_s=0.1, **kwargs)
 
 
 def test_a_transient_failure_is_retried_and_then_booked_once(
@@ -224,6 +224,6 @@ def test_a_path_in_processing_is_not_claimed_twice(
     monkeypatch.setattr(flow_module, "_worker", lambda *args: 1 / 0)  # the first run leaves it queued
     assert _run(ws)["broken"]
     monkeypatch.undo()
-    summary = flow_module.process_documents([str(ws.processing / RECEIPT)], str(ws.root), workers=1)
+    summary = flow_module.process_documents([str(ws.processing / RECEIPT)], str(ws.root), ws.config(), workers=1)
     assert summary["ok"] == 1 and not summary["broken"]
     assert [p.name for p in ws.done.iterdir()] == [RECEIPT]

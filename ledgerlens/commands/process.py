@@ -43,7 +43,6 @@ def cmd_process(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ledgerlens.flows.process import listening, process_documents
-    from ledgerlens.pipeline.config import overriding
     from ledgerlens.pipeline.engines import check_engine
     from ledgerlens.pipeline.errors import ConfigError
     from ledgerlens.pipeline.intake.workspace import list_inputs
@@ -79,18 +78,14 @@ def cmd_process(args: argparse.Namespace) -> int:
     )
     with Progress(*columns, console=con, transient=False) as progress:
         task_id = progress.add_task("process", total=len(waiting) + len(files), pages=0, rate="", last="")
-        # --engine/--model/--quant/--adapter apply on top of the workspace's ledgerlens.toml, which the flow reads.
         aside: list[Any] = []
-        with (
-            listening(_progress_listener(progress, task_id, started_wall)),
-            listening(_unlisted(aside)),
-            overriding(lambda config: with_engine_args(config, args)),
-        ):
+        with listening(_progress_listener(progress, task_id, started_wall)), listening(_unlisted(aside)):
             label = f"{len(files)} document{'s' if len(files) != 1 else ''}"
-            # A model engine loads its model once per worker process: one worker, one model in memory.
-            workers = args.workers or (1 if config.engine.name == "transformers" else 0)
             scale = {"task_runner": args.task_runner, "dask_address": args.dask_address or ""}
-            summary = process_documents([str(f) for f in files], str(ws.root), label=label, workers=workers, **scale)
+            # --engine/--model/... are in `config` already; workers 0: the engine's default.
+            summary = process_documents(
+                [str(f) for f in files], str(ws.root), config, label=label, workers=args.workers, **scale
+            )
     _drain_prefect_events()
     _print_results(ws, [f.name for f in waiting + files], con)
     for outcome in aside:
@@ -149,7 +144,12 @@ def _print_results(ws: Any, names: list[str] | None, con: Any) -> None:
 def register(sub: Any) -> None:
     s = sub.add_parser("process", help="process every file in an intake folder once (a Prefect flow)")
     s.add_argument("path", nargs="?", help="intake folder, a sub-folder or a file (default: this workspace's intake)")
-    s.add_argument("--workers", type=int, default=0, help="documents processed at once (default: physical cores)")
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="documents at once (default: the engine's; ocr: one per physical core)",
+    )
     add_scale_args(s)
     add_engine_args(s)
     s.set_defaults(func=cmd_process)

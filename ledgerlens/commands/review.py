@@ -13,8 +13,9 @@ from .common import console, open_store, workspace
 
 def cmd_review_import(args: argparse.Namespace) -> int:
     from ledgerlens.pipeline.books.duplicates import flag_duplicates
-    from ledgerlens.pipeline.books.review import apply_corrections, read_corrections
+    from ledgerlens.pipeline.books.review import apply_corrections
     from ledgerlens.pipeline.doctypes.schemas import load_schemas
+    from ledgerlens.pipeline.export.review_sheet import read_corrections
 
     path = Path(args.workbook)
     ws = workspace(args.workspace or str(path.resolve().parent))

@@ -12,16 +12,16 @@ from .common import add_scale_args, console, workspace
 def cmd_watch(args: argparse.Namespace) -> int:
     # The runner asks the API for runs to start this often (Prefect's default, 10 s, is slow to react).
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
-    from ledgerlens.flows.process import default_workers
     from ledgerlens.flows.scale import Scale
     from ledgerlens.flows.watch import WatchOptions, check_api, deployment_name, watch
-    from ledgerlens.pipeline.engines import check_engine
+    from ledgerlens.pipeline.engines import check_engine, default_workers
 
     ws = workspace(args.workspace)
-    check_engine(ws.config())  # a bad ledgerlens.toml or a missing model stops us here, not in a flow run
+    config = ws.config()  # read once: the served flow gets it as a parameter
+    check_engine(config)  # a bad ledgerlens.toml or a missing model stops us here, not in a flow run
     check_api()
     opts = WatchOptions(
-        workers=args.workers or default_workers(),
+        workers=args.workers or default_workers(config),
         poll_s=args.poll,
         stable_s=args.stable,
         max_tries=args.tries,
@@ -45,7 +45,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         source = f"{row.folder}/{row.name}" if row.folder else row.name
         con.print(f"[{colours.get(row.state, 'white')}]{row.state:9s}[/] {source} -> {row.path}{why}")
 
-    watch(ws, opts, report)
+    watch(ws, opts, config, report)
     return 0
 
 
@@ -59,7 +59,12 @@ def _positive(value: str) -> float:
 def register(sub: Any) -> None:
     s = sub.add_parser("watch", help="serve a Prefect flow that processes every file dropped into intake/")
     s.add_argument("workspace", nargs="?", help="workspace folder (default: the one holding the current folder)")
-    s.add_argument("--workers", type=int, default=0, help="documents processed at once (default: physical cores)")
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="documents at once (default: the engine's; ocr: one per physical core)",
+    )
     s.add_argument("--poll", type=_positive, default=5.0, help="seconds between looks at intake/ (default 5)")
     s.add_argument(
         "--stable", type=_positive, default=5.0, help="seconds a file must stay unchanged before it is taken (5)"

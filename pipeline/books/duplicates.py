@@ -17,7 +17,7 @@ from typing import Any
 
 from ledgerlens.pipeline.books.store import DocumentRow, Store, StoredDocument
 from ledgerlens.pipeline.normalize import vendor_key
-from ledgerlens.pipeline.types import Issue, Severity, Status
+from ledgerlens.pipeline.types import Issue, Severity, Status, status_of
 from sqlalchemy import select
 
 STAGE = "validate"
@@ -71,8 +71,6 @@ def duplicate_issues(docs: list[StoredDocument]) -> dict[int, list[Issue]]:
 
 def flag_duplicates(store: Store) -> int:
     """Bring every stored document's duplicate issue up to date; returns how many rows changed."""
-    from ledgerlens.pipeline.chain import status_of
-
     docs = store.all()
     wanted = duplicate_issues(docs)
     changed = 0

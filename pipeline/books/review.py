@@ -1,6 +1,7 @@
-"""`review import`: the accountant's corrections from the workbook's Review sheet back into the store.
+"""Reviewers' corrections into the store (`review import` reads them from the workbook's Review
+sheet with `export.review_sheet`; other review surfaces hand them in the same way).
 
-Each Review row names a document (id) and a field. A row with a `corrected_value` corrects that
+Each correction names a document (id) and a field. A row with a `corrected_value` corrects that
 field (review_status empty or "corrected"); a row marked "accepted" without a value accepts the
 extracted value as it is; "open" rows are left alone. Corrections are typed the way engine
 output is (`parse`), then the whole document is validated again (schema and every cross-check).
@@ -30,14 +31,11 @@ from ledgerlens.pipeline.books.store import DocumentRow, Store, StoredDocument
 from ledgerlens.pipeline.check.parse import parse_output
 from ledgerlens.pipeline.check.validate import validate
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
-from ledgerlens.pipeline.errors import ConfigError
-from ledgerlens.pipeline.export.safe import ESCAPE, is_formula_like
-from ledgerlens.pipeline.export.xlsx import REVIEW_CHOICES
-from ledgerlens.pipeline.types import Issue
-from openpyxl import load_workbook
+from ledgerlens.pipeline.types import Issue, status_of
 from sqlalchemy import select
 
 EXAMPLES = "examples"
+REVIEW_CHOICES = ("open", "accepted", "corrected")  # a reviewer's verdict on a flagged field
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
@@ -58,40 +56,6 @@ class ImportReport:
     unchanged: list[Correction] = field(default_factory=list)
     documents: list[int] = field(default_factory=list)  # ids of the documents updated
     examples: list[Path] = field(default_factory=list)
-
-
-def read_corrections(path: Path) -> list[Correction]:
-    """The rows of the Review sheet that say something: a corrected value or a status."""
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except (OSError, ValueError, KeyError) as e:
-        raise ConfigError(f"cannot read {path} as a workbook: {e}") from e
-    if "Review" not in wb.sheetnames:
-        raise ConfigError(f"{path} has no Review sheet; export one with `ledgerlens export --to xlsx`")
-    rows = wb["Review"].iter_rows(values_only=True)
-    header = [str(c) if c is not None else "" for c in next(rows, ())]
-    need = ("id", "field", "corrected_value", "review_status")
-    missing = [n for n in need if n not in header]
-    if missing:
-        raise ConfigError(f"the Review sheet of {path} lacks the column(s) {', '.join(missing)}")
-    col = {n: header.index(n) for n in need}
-    out = []
-    for i, values in enumerate(rows, start=2):
-        cells = list(values) + [None] * len(header)
-        value, status = cells[col["corrected_value"]], cells[col["review_status"]]
-        status = str(status).strip().lower() if status not in (None, "") else ""
-        doc_id = cells[col["id"]]
-        if not isinstance(doc_id, int) or (value in (None, "") and status in ("", "open")):
-            continue
-        text = _unescape(str(value)) if value not in (None, "") else None
-        out.append(Correction(i, doc_id, cells[col["field"]] or None, text, status or "corrected"))
-    wb.close()
-    return out
-
-
-def _unescape(text: str) -> str:
-    """Our own formula escape undone: "'=x" was written for "=x"; anything else is as typed."""
-    return text[1:] if text.startswith(ESCAPE) and is_formula_like(text[1:]) else text
 
 
 def _set(data: dict[str, Any], path: str, value: Any) -> bool:
@@ -137,8 +101,6 @@ def apply_corrections(
     source: str,
     now: datetime | None = None,
 ) -> ImportReport:
-    from ledgerlens.pipeline.chain import status_of
-
     now = now or datetime.now(UTC)
     report = ImportReport()
     by_doc: dict[int, list[Correction]] = {}

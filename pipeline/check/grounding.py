@@ -15,8 +15,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ledgerlens.pipeline.normalize import find_dates, parse_amount
-from ledgerlens.pipeline.read.layout import _union
-from ledgerlens.pipeline.types import Page, Word
+from ledgerlens.pipeline.read.layout import union_box
+from ledgerlens.pipeline.types import Located, Page, Word
 
 STAGE = "ground"
 AMOUNT_KINDS = frozenset({"amount"})
@@ -26,20 +26,13 @@ _ID_NAME = re.compile(r"(_number|_reference|_id)$")
 _MAX_WINDOW = 4  # consecutive words joined when looking for one value ("1 234,56", "3 Mar 2025")
 
 
-@dataclass(frozen=True)
-class Match:
-    page: int  # 1-based
-    bbox: tuple[float, float, float, float]
-    text: str
-
-
 @dataclass
 class PageIndex:
     """Every amount, date and compacted id string readable on the pages, with where it is."""
 
-    amounts: dict[Decimal, Match] = field(default_factory=dict)
-    dates: dict[date, Match] = field(default_factory=dict)
-    lines: list[tuple[str, Match]] = field(default_factory=list)  # compacted line text, its match
+    amounts: dict[Decimal, Located] = field(default_factory=dict)
+    dates: dict[date, Located] = field(default_factory=dict)
+    lines: list[tuple[str, Located]] = field(default_factory=list)  # compacted line text, its match
 
     @classmethod
     def build(cls, pages: list[Page]) -> PageIndex:
@@ -51,19 +44,19 @@ class PageIndex:
 
     def _add_line(self, page: int, words: list[Word]) -> None:
         line_text = " ".join(w.text for w in words)
-        whole = Match(page, _union(words), line_text)
+        whole = Located(page, union_box(words), line_text)
         self.lines.append((compact(line_text), whole))
         for found in find_dates(line_text):
-            self.dates.setdefault(found.value, Match(page, whole.bbox, line_text[found.start : found.end]))
+            self.dates.setdefault(found.value, Located(page, whole.bbox, line_text[found.start : found.end]))
         for i in range(len(words)):
             for j in range(i + 1, min(i + _MAX_WINDOW, len(words)) + 1):
                 window = words[i:j]
                 text = " ".join(w.text for w in window)
                 amount = parse_amount(text)
                 if amount is not None:
-                    self.amounts.setdefault(abs(amount.value), Match(page, _union(window), text))
+                    self.amounts.setdefault(abs(amount.value), Located(page, union_box(window), text))
 
-    def find(self, kind: str, value: str) -> Match | None:
+    def find(self, kind: str, value: str) -> Located | None:
         if kind in AMOUNT_KINDS:
             try:
                 return self.amounts.get(abs(Decimal(value)))
@@ -93,10 +86,10 @@ def groundable(path: str, kind: str) -> bool:
     )
 
 
-def ground(data: dict[str, Any], kinds: dict[str, str], pages: list[Page]) -> dict[str, Match | None]:
+def ground(data: dict[str, Any], kinds: dict[str, str], pages: list[Page]) -> dict[str, Located | None]:
     """Field path (`total_amount`, `line_items[2].amount`) -> where it is on the pages, or None."""
     index = PageIndex.build(pages)
-    out: dict[str, Match | None] = {}
+    out: dict[str, Located | None] = {}
     for path, kind, value in _values(data, kinds, "", ""):
         if groundable(path, kind):
             out[path] = index.find(kind, value)

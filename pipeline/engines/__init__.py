@@ -1,70 +1,62 @@
-"""Engine registry: one dict from name to factory. Engines with heavy dependencies import them lazily."""
+"""Stage `extract`: engines fill a document type's schema from its pages.
+
+One registry by name. Engine modules are imported when an engine is asked for, so that a command
+that uses the `ocr` engine never imports the model engines' code (nor their heavy extras, which
+those import inside functions).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from importlib import import_module
 from typing import cast
 
 from ledgerlens.pipeline.config import Config
-from ledgerlens.pipeline.engines.base import Engine
+from ledgerlens.pipeline.engines.base import AnswerChecks, Engine, EngineClass, ModelGate
 from ledgerlens.pipeline.errors import ConfigError
 
-
-def _ocr(config: Config) -> Engine:
-    from ledgerlens.pipeline.engines.ocr.engine import OcrEngine
-
-    return OcrEngine.from_config(config)
-
-
-def _transformers(config: Config) -> Engine:
-    from ledgerlens.pipeline.engines.transformers.engine import TransformersEngine
-
-    return TransformersEngine.from_config(config)
-
-
-def _openai(config: Config) -> Engine:
-    from ledgerlens.pipeline.engines.openai.engine import OpenAIEngine
-
-    return OpenAIEngine.from_config(config)
-
-
-def _transformers_settings(config: Config) -> object:
-    from ledgerlens.pipeline.engines.transformers.engine import TransformersEngine
-
-    return TransformersEngine.settings(config)
-
-
-def _openai_settings(config: Config) -> object:
-    engine = _openai(config)
-    engine.client.close()  # type: ignore[attr-defined]
-    return engine
-
-
-ENGINES: dict[str, Callable[[Config], Engine]] = {"ocr": _ocr, "transformers": _transformers, "openai": _openai}
-# What checks an engine's configuration without loading a model or calling a server. Creating the
-# ocr and openai engines does neither, so for them creating is checking.
-CHECKS: dict[str, Callable[[Config], object]] = {
-    "ocr": _ocr,
-    "transformers": _transformers_settings,
-    "openai": _openai_settings,
+ENGINES: dict[str, str] = {
+    "ocr": "ledgerlens.pipeline.engines.ocr.engine:OcrEngine",
+    "transformers": "ledgerlens.pipeline.engines.transformers.engine:TransformersEngine",
+    "openai": "ledgerlens.pipeline.engines.openai.engine:OpenAIEngine",
 }
 
 
-def _entry(table: Mapping[str, Callable[[Config], object]], name: str) -> Callable[[Config], object]:
+def engine_class(name: str) -> EngineClass:
     try:
-        return table[name]
+        module, _, attr = ENGINES[name].partition(":")
     except KeyError:
         raise ConfigError(f"unknown engine {name!r}; known engines: {', '.join(sorted(ENGINES))}") from None
+    return cast(EngineClass, getattr(import_module(module), attr))
 
 
-def create_engine(config: Config) -> Engine:
-    return cast(Engine, _entry(ENGINES, config.engine.name)(config))
+def create_engine(config: Config, checks: AnswerChecks) -> Engine:
+    return engine_class(config.engine.name).create(config, checks)
 
 
 def check_engine(config: Config) -> None:
     """A ConfigError now, naming the fix (the model to pull, the extra to install, the adapter
     folder that is missing), rather than from every worker once documents are claimed."""
-    _entry(CHECKS, config.engine.name)(config)
+    engine_class(config.engine.name).check(config)
 
 
-__all__ = ["CHECKS", "ENGINES", "Engine", "check_engine", "create_engine"]
+def engine_gate(config: Config) -> ModelGate | None:
+    """The gate in front of the configured engine's model (a server, a GPU), or None."""
+    return engine_class(config.engine.name).gate(config)
+
+
+def default_workers(config: Config) -> int:
+    """Documents processed at once when the user does not say: the engine decides."""
+    return max(1, engine_class(config.engine.name).default_workers(config))
+
+
+__all__ = [
+    "ENGINES",
+    "AnswerChecks",
+    "Engine",
+    "ModelGate",
+    "check_engine",
+    "create_engine",
+    "default_workers",
+    "engine_class",
+    "engine_gate",
+]

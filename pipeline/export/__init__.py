@@ -1,10 +1,4 @@
-"""Exporters: the review workbook (`export_xlsx`) and accounting CSV files (`export_csv`).
-
-Both write the same tables (`columns.py`); every text cell goes through `escape_text` first.
-"""
-
-from ledgerlens.pipeline.export.csv import export_csv
-from ledgerlens.pipeline.export.safe import escape_text, is_formula_like
-from ledgerlens.pipeline.export.xlsx import export_xlsx
-
-__all__ = ["escape_text", "export_csv", "export_xlsx", "is_formula_like"]
+"""Stage `export`: the books written out. One registry of formats (`registry.py`) and one way to
+run an export (`run.py`); the review workbook (`xlsx`), CSV files (`csv`) and accounting files
+(`journal`, `bills`, `datev`) built from one model of bookings (`ledger`). Every text cell goes
+through `safe.escape_text`. Nothing is imported here: listing formats stays cheap."""

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.export.accounts import AccountMap
 from ledgerlens.pipeline.export.ledger import Entry, Ledger, _dec, build_ledger, money
 from ledgerlens.pipeline.export.writer import Text, csv_bytes, write_atomic
+
+if TYPE_CHECKING:
+    from ledgerlens.pipeline.export.registry import ExportRequest
 
 QUICKBOOKS_HEADER = (
     "Bill No", "Vendor", "Bill Date", "Due Date", "Memo", "Account", "Line Description", "Line Amount",
@@ -118,3 +121,11 @@ def export_quickbooks(docs: list[StoredDocument], path: Path, accounts: AccountM
 
 def export_xero(docs: list[StoredDocument], path: Path, accounts: AccountMap) -> Path:
     return write_atomic(path, xero_bytes(docs, accounts))
+
+
+def write_quickbooks(request: ExportRequest) -> list[Path]:
+    return [export_quickbooks(request.docs, request.named("quickbooks_bills.csv"), request.accounts)]
+
+
+def write_xero(request: ExportRequest) -> list[Path]:
+    return [export_xero(request.docs, request.named("xero_bills.csv"), request.accounts)]

@@ -13,11 +13,15 @@ import os
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.export.columns import DATA_TABLES, Table, Value, build_table, load_kinds
 from ledgerlens.pipeline.export.safe import escape_text
+
+if TYPE_CHECKING:
+    from ledgerlens.pipeline.export.registry import ExportRequest
 
 # file name -> (sheet title, document type of its rows)
 CSV_FILES = (
@@ -70,3 +74,9 @@ def _write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(text.encode(ENCODING))
     os.replace(tmp, path)
+
+
+def write(request: ExportRequest) -> list[Path]:
+    """The registry's `csv` format: one file per table and document type in [export] csv_dir."""
+    folder = request.output or request.workspace_root / request.config.export.csv_dir
+    return export_csv(request.docs, folder, workspace_root=request.workspace_root)

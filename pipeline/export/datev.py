@@ -19,12 +19,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.export.accounts import AccountMap
 from ledgerlens.pipeline.export.ledger import Entry, build_ledger
 from ledgerlens.pipeline.export.safe import escape_text
 from ledgerlens.pipeline.export.writer import write_atomic
+
+if TYPE_CHECKING:
+    from ledgerlens.pipeline.export.registry import ExportRequest
 
 ENCODING = "cp1252"
 COLUMNS = (
@@ -132,3 +136,8 @@ def datev_files(docs: list[StoredDocument], accounts: AccountMap) -> dict[str, b
 
 def export_datev(docs: list[StoredDocument], folder: Path, accounts: AccountMap) -> list[Path]:
     return [write_atomic(folder / name, data) for name, data in datev_files(docs, accounts).items()]
+
+
+def write(request: ExportRequest) -> list[Path]:
+    """One file per fiscal year in the accounting folder; the folder when there was nothing to book."""
+    return export_datev(request.docs, request.accounting_dir, request.accounts) or [request.accounting_dir]

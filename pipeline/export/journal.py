@@ -9,11 +9,15 @@ journal (Odoo, GnuCash, Sage, a spreadsheet) can map these columns.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.export.accounts import AccountMap
 from ledgerlens.pipeline.export.ledger import build_ledger, money
 from ledgerlens.pipeline.export.writer import Text, csv_bytes, write_atomic
+
+if TYPE_CHECKING:
+    from ledgerlens.pipeline.export.registry import ExportRequest
 
 HEADER = (
     "entry_id", "date", "account", "description", "debit", "credit", "currency", "tax_code", "tax_amount",
@@ -36,3 +40,7 @@ def journal_bytes(docs: list[StoredDocument], accounts: AccountMap) -> bytes:
 
 def export_journal(docs: list[StoredDocument], path: Path, accounts: AccountMap) -> Path:
     return write_atomic(path, journal_bytes(docs, accounts))
+
+
+def write(request: ExportRequest) -> list[Path]:
+    return [export_journal(request.docs, request.named("journal.csv"), request.accounts)]

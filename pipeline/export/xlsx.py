@@ -15,10 +15,11 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
+from ledgerlens.pipeline.books.review import REVIEW_CHOICES
 from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.export.accounts import AccountMap
@@ -46,6 +47,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
+if TYPE_CHECKING:
+    from ledgerlens.pipeline.export.registry import ExportRequest
+
 REVIEW_COLUMNS = (
     Column("id", "int"),
     *(Column(n) for n in ("source_file", "doc_type", "status", "field", "extracted_value")),
@@ -55,7 +59,6 @@ REVIEW_COLUMNS = (
     Column("corrected_value"),  # left empty for the accountant
     Column("review_status"),  # left empty; a drop-down of REVIEW_CHOICES
 )
-REVIEW_CHOICES = ("open", "accepted", "corrected")
 LOW_FILL = PatternFill("solid", fgColor="FFFFEB9C")
 HEADER_FONT = Font(bold=True)
 LINK_FONT = Font(color="FF0563C1", underline="single")
@@ -308,3 +311,20 @@ def _save(wb: Workbook, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(buf.getvalue())
     os.replace(tmp, path)  # an open reader never sees half a workbook
+
+
+def write(request: ExportRequest) -> list[Path]:
+    """The registry's `xlsx` format: the workbook at [export] xlsx (or --output), period in its name."""
+    stem, _, ext = request.config.export.xlsx.rpartition(".")
+    name = f"{stem}_{request.period}.{ext}" if request.period else request.config.export.xlsx
+    path = request.output or request.workspace_root / name
+    review = request.config.pipeline.review_confidence
+    return [
+        export_xlsx(
+            request.docs,
+            path,
+            workspace_root=request.workspace_root,
+            review_confidence=review,
+            accounts=request.accounts,
+        )
+    ]

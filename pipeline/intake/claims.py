@@ -12,7 +12,6 @@ Claiming runs under the workspace's `claim` lock; recovering processing/ runs un
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import secrets
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from ledgerlens.pipeline.intake.journal import CLAIMING, FAILED, FINISHING, QUEU
 from ledgerlens.pipeline.intake.record import complete, decide_and_complete
 from ledgerlens.pipeline.intake.watcher import FILE, Entry, Stability, scan
 from ledgerlens.pipeline.intake.workspace import ERROR_SUFFIX, Workspace, free_path, move_to
+from ledgerlens.pipeline.read.load import file_sha256
 
 CLAIM_LOCK = "claim"
 PROCESS_LOCK = "process"
@@ -169,14 +169,6 @@ def finish_send_backs(ws: Workspace, journal: Journal) -> None:
     for row in journal.rows([FAILED]):
         if row.target and os.path.lexists(ws.root / row.target) and not os.path.lexists(ws.root / row.path):
             journal.retried(row.id, row.target)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _rel(path: Path, ws: Workspace) -> str:

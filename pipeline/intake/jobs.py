@@ -116,7 +116,7 @@ def _interrupted(row: IntakeRow, ws: Workspace, ctx: Context) -> DocumentResult:
         stage="intake",
         hint="The file may be too large or malformed for this machine; check it, then run `ledgerlens retry`.",
     )
-    return failed_result(ws.root / row.path, row.name, error, None, ctx, {})
+    return failed_result(ws.root / row.path, row.name, error, None, ctx.provenance(None), {})
 
 
 def outcome_of(row: IntakeRow, store: Store, result: DocumentResult | None = None) -> Outcome:

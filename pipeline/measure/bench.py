@@ -25,9 +25,10 @@ from typing import Any
 
 from ledgerlens.pipeline.books.store import Store
 from ledgerlens.pipeline.config import Config
-from ledgerlens.pipeline.export import export_xlsx
+from ledgerlens.pipeline.engines import default_workers
+from ledgerlens.pipeline.export.xlsx import export_xlsx
 from ledgerlens.pipeline.intake.workspace import list_inputs
-from ledgerlens.pipeline.measure.pool import WorkerPool, default_workers
+from ledgerlens.pipeline.measure.pool import WorkerPool
 from ledgerlens.pipeline.read.load import load_document
 from ledgerlens.pipeline.read.ocr import page_psm, tesseract_env
 from ledgerlens.pipeline.read.rasterize import rasterize

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ledgerlens.pipeline.config import Config
+from ledgerlens.pipeline.engines import default_workers
 from ledgerlens.pipeline.errors import ConfigError
-from ledgerlens.pipeline.measure.pool import WorkerPool, default_workers
+from ledgerlens.pipeline.measure.pool import WorkerPool
 from ledgerlens.pipeline.measure.scoring import FieldScore, score_document
 from ledgerlens.pipeline.types import DocumentResult
 

@@ -15,36 +15,12 @@ from pathlib import Path
 
 from ledgerlens.pipeline.chain import Context, process_file
 from ledgerlens.pipeline.config import Config
+from ledgerlens.pipeline.engines import default_workers
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.types import DocumentResult
 
 _ctx: Context | None = None
 _init_error: str | None = None
-
-
-def physical_cores() -> int:
-    """Cores, not hyper-threads: Tesseract gains nothing from a sibling thread."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            pairs = {
-                (block.get("physical id"), block.get("core id"))
-                for block in (
-                    dict(line.split(":", 1) for line in chunk.splitlines() if ":" in line)
-                    for chunk in f.read().split("\n\n")
-                )
-            }
-        cores = len({(p.strip(), c.strip()) for p, c in pairs if p is not None and c is not None})
-        if cores:
-            return cores
-    except OSError:
-        pass
-    return os.cpu_count() or 1
-
-
-def default_workers(config: Config) -> int:
-    """One worker per physical core for the OCR engine; one for a model engine, whose weights
-    would otherwise sit in memory once per worker."""
-    return physical_cores() if config.engine.name == "ocr" else 1
 
 
 def _init_worker(config: Config) -> None:
@@ -80,7 +56,7 @@ class WorkerPool:
     """A warmed-up pool: workers have built their contexts before the first document is timed."""
 
     def __init__(self, config: Config, workers: int | None = None) -> None:
-        self.workers = max(1, workers or physical_cores())
+        self.workers = max(1, workers or default_workers(config))
         self._pool = ProcessPoolExecutor(self.workers, initializer=_init_worker, initargs=(config,))
         started: set[int] = set()
         while len(started) < self.workers:  # a worker answers only once its context is built

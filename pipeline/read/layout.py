@@ -35,7 +35,7 @@ class Segment:
 
     @cached_property
     def bbox(self) -> tuple[float, float, float, float]:
-        return _union(self.words)
+        return union_box(self.words)
 
     @property
     def conf(self) -> float:
@@ -55,7 +55,7 @@ class Row:
 
     @cached_property
     def bbox(self) -> tuple[float, float, float, float]:
-        return _union(self.words)
+        return union_box(self.words)
 
     @property
     def y0(self) -> float:
@@ -66,7 +66,7 @@ class Row:
         return self.bbox[3]
 
 
-def _union(words: list[Word]) -> tuple[float, float, float, float]:
+def union_box(words: list[Word]) -> tuple[float, float, float, float]:
     return (
         min(w.x0 for w in words),
         min(w.y0 for w in words),
@@ -181,7 +181,7 @@ class PageLayout:
 
     def page_bbox(self, words: list[Word]) -> tuple[float, float, float, float]:
         """Box of `words` in the page's own coordinates (undoing the deskew)."""
-        return _union([self.original.get(w, w) for w in words])
+        return union_box([self.original.get(w, w) for w in words])
 
 
 # Marks that carry meaning even alone: currency, sign, percent, number and operator signs.

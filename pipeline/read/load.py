@@ -127,6 +127,11 @@ def _error(code: str, message: str, hint: str, page: int | None = None) -> Docum
     return DocumentError(code, message, stage="load", hint=hint, page=page)
 
 
+def file_sha256(path: Path) -> str:
+    """A file's identity: the sha256 of its bytes."""
+    return _hash_file(path)[0]
+
+
 def _hash_file(path: Path) -> tuple[str, bytes]:
     digest = hashlib.sha256()
     head = b""

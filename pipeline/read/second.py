@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ledgerlens.pipeline.errors import DocumentError
-from ledgerlens.pipeline.types import Document, Word
+from ledgerlens.pipeline.read.ocr import receipt_shaped
+from ledgerlens.pipeline.types import UNKNOWN, Document, DocumentResult, Severity, Status, Word
 
 ENGINE = "rapidocr"
 
@@ -77,3 +78,35 @@ def reread(doc: Document) -> Document:
             fresh.words = read_image(page.image_path)
         again.pages.append(fresh)
     return again
+
+
+# A receipt is worth a second reading when one of these is missing, unsure or does not add up.
+KEY_FIELDS = ("total_amount", "date", "vendor_name")
+_DOUBT = {"missing_field", "low_confidence", "totals_mismatch", "unknown_doc_type"}
+
+
+HARD_SCAN = 0.88  # mean Tesseract word confidence under which a page was hard to read
+
+
+def wants_second_reading(result: DocumentResult, doc: Document, second_ocr: str) -> bool:
+    """Receipts only (small pages, where the second reader is quick): when a key field is missing,
+    unsure or does not add up, or when the scan was hard."""
+    if second_ocr == "none" or not available():
+        return False
+    scanned = [w.conf for p in doc.pages if p.text_source == "ocr" for w in p.words]
+    receiptish = result.doc_type == "receipt" or (result.doc_type == UNKNOWN and receipt_shaped(doc.pages[0]))
+    if not scanned or not receiptish:
+        return False
+    doubts = [i for i in result.issues if i.code in _DOUBT and (i.field in KEY_FIELDS or i.field is None)]
+    hard = sum(scanned) / len(scanned) < HARD_SCAN
+    return bool(doubts) or hard
+
+
+def reading_quality(result: DocumentResult) -> float:
+    """Key fields read, how surely, minus what failed: to keep the better of two readings."""
+    if result.status is Status.FAILED:
+        return -1.0
+    present = sum(1.0 + result.confidence.get(f, 0.0) for f in KEY_FIELDS if result.data.get(f))
+    present += 0.5 if result.data.get("vendor_address") else 0.0
+    errors = sum(1 for i in result.issues if i.severity is Severity.ERROR)
+    return present - 0.5 * errors - (1.0 if result.doc_type == UNKNOWN else 0.0)

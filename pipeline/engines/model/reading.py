@@ -14,14 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ledgerlens.pipeline.check.grounding import ground
-from ledgerlens.pipeline.check.parse import parse_output
-from ledgerlens.pipeline.check.validate import validate
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
+from ledgerlens.pipeline.engines.base import AnswerChecks
 from ledgerlens.pipeline.engines.model.decode import parse_json
 from ledgerlens.pipeline.engines.model.merge import PageReading, merge_readings
 from ledgerlens.pipeline.engines.model.prompts import Conversation, PromptVersion, reask_text
-from ledgerlens.pipeline.types import EngineOutput, FieldEvidence, Issue, Page, Severity
+from ledgerlens.pipeline.types import EngineOutput, FieldEvidence, Issue, Located, Page, Severity
 
 STAGE = "extract"
 
@@ -74,13 +72,6 @@ Ask = Callable[[Conversation, int], Answer]  # (conversation so far, attempt num
 Check = Callable[[dict[str, Any]], list[str]]  # parsed data -> problems (error messages)
 
 
-def problems_of(data: dict[str, Any], doc_type: str, schema: DocumentSchema) -> list[str]:
-    """What the pipeline's own checks would hold against this answer (errors only, not warnings)."""
-    canonical, issues = parse_output(data, schema)
-    issues += validate(canonical, doc_type, schema)
-    return [i.message for i in issues if i.severity is Severity.ERROR]
-
-
 def read_with_reasks(
     pages: list[int],
     conversation: Conversation,
@@ -115,10 +106,12 @@ def reading_output(
     info: dict[str, Any],
     timings: dict[str, float],
     confidence: Callable[[Reading], dict[str, float]],
+    checks: AnswerChecks,
 ) -> EngineOutput:
     """The readings of one document merged, grounded and recorded (`info["document"]` gets the attempts)."""
     merged = merge_readings([PageReading(r.pages, r.data, confidence(r)) for r in readings], schema.field_kinds)
-    evidence, issues = field_evidence(merged.data, merged.confidence, merged.page, schema, pages)
+    canonical, found = checks.locate(merged.data, schema, pages)
+    evidence, issues = field_evidence(merged.data, merged.confidence, merged.page, canonical, found)
     issues += reading_issues(readings)
     attempts = [a for r in readings for a in r.attempts]
     info.setdefault("document", {}).update(
@@ -144,12 +137,11 @@ def field_evidence(
     data: dict[str, Any],
     confidence: dict[str, float],
     page_of: dict[str, int | None],
-    schema: DocumentSchema,
-    pages: list[Page],
+    canonical: dict[str, Any],
+    found: dict[str, Located | None],
 ) -> tuple[dict[str, FieldEvidence], list[Issue]]:
-    """Each field's confidence and where it is on the pages; a value printed nowhere is an issue."""
-    canonical, _ = parse_output(data, schema)
-    found = ground(canonical, schema.field_kinds, pages)
+    """Each field's confidence and where it is on the pages (`found`, from the checks' `locate`
+    of the `canonical` data); a value printed nowhere is an issue."""
     evidence: dict[str, FieldEvidence] = {}
     for key in data:
         match = found.get(key)

@@ -11,8 +11,10 @@ from typing import Any
 
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
+from ledgerlens.pipeline.engines.base import AnswerChecks, ModelGate
 from ledgerlens.pipeline.engines.ocr.finder import find_fields
 from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.machine import physical_cores
 from ledgerlens.pipeline.types import EngineOutput, Page
 
 FINDER_VERSION = "1"
@@ -36,10 +38,22 @@ class OcrEngine:
         self.languages = languages
 
     @classmethod
-    def from_config(cls, config: Config) -> OcrEngine:
+    def check(cls, config: Config) -> None:
         if config.engine.options:
             raise ConfigError(f"the ocr engine takes no [engine.options]; got {', '.join(config.engine.options)}")
+
+    @classmethod
+    def create(cls, config: Config, checks: AnswerChecks | None = None) -> OcrEngine:
+        cls.check(config)
         return cls(config.pipeline.ocr_languages)
+
+    @classmethod
+    def gate(cls, config: Config) -> ModelGate | None:
+        return None  # no shared model: each worker reads with its own Tesseract
+
+    @classmethod
+    def default_workers(cls, config: Config) -> int:
+        return physical_cores()  # Tesseract runs single-threaded in each worker: one per core
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -13,18 +13,21 @@ from __future__ import annotations
 import os
 import time
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
+from ledgerlens.pipeline.engines.base import AnswerChecks, ModelGate
 from ledgerlens.pipeline.engines.model.constrain import model_schema
 from ledgerlens.pipeline.engines.model.decode import Generation, field_confidence
 from ledgerlens.pipeline.engines.model.prompts import Conversation, PromptVersion, load_prompt, start
-from ledgerlens.pipeline.engines.model.reading import Reading, problems_of, read_with_reasks, reading_output
+from ledgerlens.pipeline.engines.model.reading import Reading, read_with_reasks, reading_output
 from ledgerlens.pipeline.engines.openai.client import ServerClient
 from ledgerlens.pipeline.engines.openai.dialects import Completion, request_body, request_url
 from ledgerlens.pipeline.engines.openai.images import EncodedImage, encode_page
 from ledgerlens.pipeline.engines.openai.options import ServerOptions
 from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.machine import physical_cores
 from ledgerlens.pipeline.types import EngineOutput, Page
 
 DEFAULT_PROMPT = "extract-v1"
@@ -35,7 +38,10 @@ class OpenAIEngine:
     name = "openai"
     needs_images = True
 
-    def __init__(self, options: ServerOptions, model: str, prompt: PromptVersion, client: ServerClient) -> None:
+    def __init__(
+        self, options: ServerOptions, model: str, prompt: PromptVersion, client: ServerClient, checks: AnswerChecks
+    ) -> None:
+        self.checks = checks
         self.options = options
         self.model = model
         self.prompt = prompt
@@ -43,7 +49,27 @@ class OpenAIEngine:
         self.url = request_url(options)
 
     @classmethod
-    def from_config(cls, config: Config) -> OpenAIEngine:
+    def check(cls, config: Config) -> None:
+        cls.settings(config)
+
+    @classmethod
+    def gate(cls, config: Config) -> ModelGate | None:
+        """Every worker of every machine that talks to one server shares its `concurrency`."""
+        options = ServerOptions.parse(config.engine.options)
+        parts = urlsplit(options.base_url)
+        return ModelGate.named(f"model-server {parts.hostname}:{parts.port or 80}", options.concurrency)
+
+    @classmethod
+    def default_workers(cls, config: Config) -> int:
+        """Enough workers to keep the server's `concurrency` busy (a worker waits on one document's
+        requests at a time), at least one per core, and no more than four per core."""
+        options = ServerOptions.parse(config.engine.options)
+        cores = physical_cores()
+        return min(max(cores, options.concurrency), 4 * cores)
+
+    @staticmethod
+    def settings(config: Config) -> tuple[ServerOptions, str, PromptVersion]:
+        """What the configuration decides, checked without calling the server."""
         spec = config.engine
         options = ServerOptions.parse(spec.options)
         if not spec.model:
@@ -53,9 +79,13 @@ class OpenAIEngine:
             )
         if spec.adapter or spec.adapters:
             raise ConfigError("LoRA adapters are loaded by the server itself, not by the openai engine")
+        return options, spec.model, load_prompt(spec.prompt_version or DEFAULT_PROMPT)
+
+    @classmethod
+    def create(cls, config: Config, checks: AnswerChecks) -> OpenAIEngine:
+        options, model, prompt = cls.settings(config)
         api_key = os.environ.get(options.api_key_env) or None  # read here, at the entry point, once
-        client = ServerClient(options, api_key)
-        return cls(options, spec.model, load_prompt(spec.prompt_version or DEFAULT_PROMPT), client)
+        return cls(options, model, prompt, ServerClient(options, api_key), checks)
 
     def describe(self) -> dict[str, Any]:
         o = self.options
@@ -99,7 +129,8 @@ class OpenAIEngine:
             "retries": sum(retries),
             "confidence_from": "logprobs" if all(r.generation.logprobs for r in readings) else "default_confidence",
         }
-        out = reading_output(readings, schema, pages, info, {"prepare_images": prepared - started}, self._confidence)
+        timings = {"prepare_images": prepared - started}
+        out = reading_output(readings, schema, pages, info, timings, self._confidence, self.checks)
         out.timings["total"] = time.perf_counter() - started
         return out
 
@@ -131,7 +162,7 @@ class OpenAIEngine:
             chunk,
             conversation,
             ask,
-            lambda data: problems_of(data, doc_type, schema),
+            lambda data: self.checks.problems(data, doc_type, schema),
             self.prompt,
             schema,
             max_reasks=self.options.max_reasks,

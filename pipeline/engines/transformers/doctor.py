@@ -6,14 +6,12 @@ Pure probing and arithmetic; `ledgerlens doctor` prints it. torch is optional he
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ledgerlens.pipeline.engines.transformers.registry import ModelEntry, Registry
-from ledgerlens.pipeline.measure.pool import physical_cores
+from ledgerlens.pipeline.machine import logical_cores, memory, physical_cores
 
 GIB = 1024**3
 # Precision -> the --quant value that gives it on CUDA.
@@ -57,18 +55,6 @@ class Recommendation:
         return f"ledgerlens process INTAKE --engine transformers --model {self.model} --quant {self.quant}"
 
 
-def _meminfo() -> tuple[float, float]:
-    values: dict[str, float] = {}
-    try:
-        for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
-            key, _, rest = line.partition(":")
-            values[key] = float(rest.split()[0]) * 1024 / GIB
-    except (OSError, ValueError, IndexError):
-        pass
-    total = values.get("MemTotal", 0.0)
-    return round(total, 1), round(values.get("MemAvailable", total), 1)
-
-
 def _gpus_from_torch() -> tuple[list[Gpu], str | None]:
     try:
         import torch
@@ -108,8 +94,8 @@ def probe() -> Machine:
         gpus = smi
     if torch_version is None:
         notes.append("torch is not installed: `pip install 'ledgerlens[vlm]'` for the transformers engine")
-    total, available = _meminfo()
-    return Machine(gpus, physical_cores(), os.cpu_count() or 1, total, available, torch_version, notes)
+    ram = memory()
+    return Machine(gpus, physical_cores(), logical_cores(), ram.total_gb, ram.available_gb, torch_version, notes)
 
 
 def recommend(machine: Machine, registry: Registry) -> Recommendation:

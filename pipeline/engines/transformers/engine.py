@@ -16,17 +16,19 @@ from typing import Any, cast
 
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
+from ledgerlens.pipeline.engines.base import AnswerChecks, ModelGate
 from ledgerlens.pipeline.engines.model.constrain import model_schema
 from ledgerlens.pipeline.engines.model.decode import Generation, field_confidence
 from ledgerlens.pipeline.engines.model.images import page_image, visual_tokens
 from ledgerlens.pipeline.engines.model.prompts import Conversation, PromptVersion, load_prompt, start
-from ledgerlens.pipeline.engines.model.reading import Reading, problems_of, read_with_reasks, reading_output
+from ledgerlens.pipeline.engines.model.reading import Reading, read_with_reasks, reading_output
 from ledgerlens.pipeline.engines.transformers.adapters import Adapter, AdapterRules, AdapterSet, check_folder
 from ledgerlens.pipeline.engines.transformers.generate import Generator
 from ledgerlens.pipeline.engines.transformers.loading import LoadedModel, load, require_extra
 from ledgerlens.pipeline.engines.transformers.options import TransformersOptions
 from ledgerlens.pipeline.engines.transformers.quantize import quantize_dynamic_int8
 from ledgerlens.pipeline.engines.transformers.registry import ResolvedModel, resolve_model
+from ledgerlens.pipeline.machine import has_nvidia_gpu, hostname
 from ledgerlens.pipeline.types import EngineOutput, Page
 
 DEFAULT_PROMPT = "extract-v1"
@@ -68,8 +70,10 @@ class TransformersEngine:
         options: TransformersOptions,
         prompt: PromptVersion,
         rules: AdapterRules,
-        revision: str = "",
+        revision: str,
+        checks: AnswerChecks,
     ) -> None:
+        self.checks = checks
         self.resolved = resolved
         self.options = options
         self.prompt = prompt
@@ -84,8 +88,25 @@ class TransformersEngine:
         self._describe: dict[str, Any] | None = None
 
     @classmethod
-    def from_config(cls, config: Config) -> TransformersEngine:
-        return cls(*cls.settings(config))
+    def check(cls, config: Config) -> None:
+        cls.settings(config)
+
+    @classmethod
+    def create(cls, config: Config, checks: AnswerChecks) -> TransformersEngine:
+        return cls(*cls.settings(config), checks=checks)
+
+    @classmethod
+    def gate(cls, config: Config) -> ModelGate | None:
+        """A local GPU generates one document at a time, whichever worker asks; a CPU model is
+        not shared between processes (each worker loads its own), so it has no gate."""
+        device = str(config.engine.options.get("device", "auto"))
+        if device.startswith("cuda") or (device == "auto" and has_nvidia_gpu()):
+            return ModelGate.named(f"gpu {hostname()} {device.partition(':')[2] or '0'}", 1)
+        return None
+
+    @classmethod
+    def default_workers(cls, config: Config) -> int:
+        return 1  # the weights are loaded once per worker process: one worker, one model in memory
 
     @staticmethod
     def settings(config: Config) -> tuple[ResolvedModel, TransformersOptions, PromptVersion, AdapterRules, str]:
@@ -150,6 +171,7 @@ class TransformersEngine:
             info,
             {"prepare_images": prepared - started},
             lambda r: field_confidence(cast(Generation, r.generation)),
+            self.checks,
         )
         out.timings["total"] = time.perf_counter() - started
         return out
@@ -184,11 +206,9 @@ class TransformersEngine:
             chunk,
             conversation,
             ask,
-            lambda data: self._problems(data, doc_type, schema),
+            lambda data: self.checks.problems(data, doc_type, schema),
             self.prompt,
             schema,
             max_reasks=self.options.max_reasks,
             max_new_tokens=self.options.max_new_tokens,
         )
-
-    _problems = staticmethod(problems_of)  # what the pipeline's own checks hold against an answer

@@ -18,6 +18,7 @@ from ledgerlens.pipeline.engines.transformers.processors import QWEN_PROCESSORS,
 from ledgerlens.pipeline.engines.transformers.quantize import QuantReport, bitsandbytes_config, check_device, report
 from ledgerlens.pipeline.engines.transformers.registry import ResolvedModel
 from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.machine import physical_cores
 
 DOCTOR_ADVICE = (
     "run `ledgerlens doctor` for a model and quantization that fit this machine "
@@ -136,7 +137,7 @@ def load(resolved: ResolvedModel, options: TransformersOptions) -> LoadedModel:
     if trust and not (resolved.path / "config.json").is_file():
         raise ConfigError(f"{resolved.path} has no config.json")
     if device == "cpu":
-        torch.set_num_threads(options.threads or _physical_cores())
+        torch.set_num_threads(options.threads or physical_cores())
     auto_class = getattr(transformers, resolved.entry.auto_class if resolved.entry else _auto_class(resolved))
     kwargs: dict[str, Any] = {"dtype": dtype, "trust_remote_code": trust}
     quant_config = bitsandbytes_config(options.quantization, dtype)
@@ -160,9 +161,3 @@ def load(resolved: ResolvedModel, options: TransformersOptions) -> LoadedModel:
 
 def _auto_class(resolved: ResolvedModel) -> str:
     return "AutoModelForCausalLM" if resolved.family == "phi3_v" else "AutoModelForImageTextToText"
-
-
-def _physical_cores() -> int:
-    from ledgerlens.pipeline.measure.pool import physical_cores
-
-    return physical_cores()

@@ -2,14 +2,14 @@
 
     load -> rasterize -> ocr -> classify -> einvoice -> extract -> parse (-> einvoice) -> validate
 
-The chain is written once, here. How each stage is *called* is up to the caller: directly (tests,
-`eval`) or as a Prefect task (flows/), by passing a `runner`. A `DocumentError` from any stage
+The chain is written once, here (the results it builds besides a read document: `results.py`).
+How each stage is *called* is up to the caller: directly (tests, `eval`) or as a Prefect task
+(flows/), by passing a `runner`. A `DocumentError` from any stage
 ends the document as `failed` with the reason; it never escapes to stop a batch.
 """
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 import time
@@ -18,31 +18,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ledgerlens.pipeline.chain.results import failed_result, provenance, unknown_result
+from ledgerlens.pipeline.check.answers import PIPELINE_CHECKS
 from ledgerlens.pipeline.check.einvoice import EInvoice, read_einvoice, reconcile_einvoice
 from ledgerlens.pipeline.check.parse import parse_output
 from ledgerlens.pipeline.check.validate import confidence_issues, validate
-from ledgerlens.pipeline.config import Config, PipelineOptions
+from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema, load_schemas
 from ledgerlens.pipeline.engines import Engine, create_engine
 from ledgerlens.pipeline.errors import DocumentError
 from ledgerlens.pipeline.read import second as ocr_second
 from ledgerlens.pipeline.read.classify import classify
 from ledgerlens.pipeline.read.load import load_document
-from ledgerlens.pipeline.read.ocr import read_text, receipt_shaped
+from ledgerlens.pipeline.read.ocr import read_text
 from ledgerlens.pipeline.read.rasterize import rasterize
-from ledgerlens.pipeline.types import UNKNOWN, Classification, Document, DocumentResult, Issue, Severity, Status
+from ledgerlens.pipeline.read.second import reading_quality, wants_second_reading
+from ledgerlens.pipeline.types import UNKNOWN, Classification, Document, DocumentResult, Issue, Severity, status_of
 
 Runner = Callable[..., Any]  # runner(stage_name, fn, *args, **kwargs) -> fn(*args, **kwargs)
 
 
 def direct(stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return fn(*args, **kwargs)
-
-
-def _version() -> str:
-    from ledgerlens import __version__
-
-    return __version__
 
 
 @dataclass
@@ -56,12 +53,17 @@ class Context:
 
     @classmethod
     def create(cls, config: Config, schemas_dir: Path | None = None, scratch: Path | None = None) -> Context:
+        """The context of a run: the schemas (packaged and the workspace's) and the engine, which
+        gets the pipeline's checks of an answer (a model engine re-asks with them)."""
         return cls(
             config=config,
             schemas=load_schemas(schemas_dir),
-            engine=create_engine(config),
+            engine=create_engine(config, PIPELINE_CHECKS),
             scratch=scratch or Path(tempfile.gettempdir()),
         )
+
+    def provenance(self, doc: Document | None, cls: Classification | None = None) -> dict[str, Any]:
+        return provenance(doc, self.engine.describe(), self.config.pipeline.dpi, cls)
 
 
 def require_text(doc: Document) -> Document:
@@ -103,48 +105,16 @@ def process_file(
         if einvoice is not None:
             cls = einvoice.classification(cls)
         if cls.doc_type == UNKNOWN or cls.doc_type not in ctx.schemas:
-            result = _unknown(doc, cls, ctx, timings)
+            result = unknown_result(doc, cls, ctx.provenance(doc, cls), timings)
         else:
             result = _extract(doc, cls, ctx, stage, timings, einvoice)
-        if einvoice is None and wants_second_reading(result, doc, opts):
+        if einvoice is None and wants_second_reading(result, doc, opts.second_ocr):
             result = _second_reading(doc, result, ctx, stage, timings)
         return result
     except DocumentError as e:
-        return failed_result(path, name, e, doc, ctx, timings)
+        return failed_result(path, name, e, doc, ctx.provenance(doc), timings)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-
-
-# A receipt is worth a second reading when one of these is missing, unsure or does not add up.
-KEY_FIELDS = ("total_amount", "date", "vendor_name")
-_DOUBT = {"missing_field", "low_confidence", "totals_mismatch", "unknown_doc_type"}
-
-
-HARD_SCAN = 0.88  # mean Tesseract word confidence under which a page was hard to read
-
-
-def wants_second_reading(result: DocumentResult, doc: Document, opts: PipelineOptions) -> bool:
-    """Receipts only (small pages, where the second reader is quick): when a key field is missing,
-    unsure or does not add up, or when the scan was hard."""
-    if opts.second_ocr == "none" or not ocr_second.available():
-        return False
-    scanned = [w.conf for p in doc.pages if p.text_source == "ocr" for w in p.words]
-    receiptish = result.doc_type == "receipt" or (result.doc_type == UNKNOWN and receipt_shaped(doc.pages[0]))
-    if not scanned or not receiptish:
-        return False
-    doubts = [i for i in result.issues if i.code in _DOUBT and (i.field in KEY_FIELDS or i.field is None)]
-    hard = sum(scanned) / len(scanned) < HARD_SCAN
-    return bool(doubts) or hard
-
-
-def reading_quality(result: DocumentResult) -> float:
-    """Key fields read, how surely, minus what failed: to keep the better of two readings."""
-    if result.status is Status.FAILED:
-        return -1.0
-    present = sum(1.0 + result.confidence.get(f, 0.0) for f in KEY_FIELDS if result.data.get(f))
-    present += 0.5 if result.data.get("vendor_address") else 0.0
-    errors = sum(1 for i in result.issues if i.severity is Severity.ERROR)
-    return present - 0.5 * errors - (1.0 if result.doc_type == UNKNOWN else 0.0)
 
 
 def _second_reading(
@@ -165,19 +135,6 @@ def _second_reading(
     return keep
 
 
-def _provenance(doc: Document | None, ctx: Context, cls: Classification | None = None) -> dict[str, Any]:
-    prov: dict[str, Any] = {
-        "ledgerlens": _version(),
-        "engine": ctx.engine.describe(),
-        "dpi": ctx.config.pipeline.dpi,
-    }
-    if doc is not None:
-        prov["pages"] = [{"page": p.index + 1, "text_source": p.text_source, "words": len(p.words)} for p in doc.pages]
-    if cls is not None:
-        prov["classification"] = {"doc_type": cls.doc_type, "confidence": cls.confidence, "scores": cls.scores}
-    return prov
-
-
 def _extract(
     doc: Document,
     cls: Classification,
@@ -196,7 +153,7 @@ def _extract(
     issues += out.issues
     confidence = {k: round(ev.confidence, 3) for k, ev in out.field_evidence.items() if k in data}
     issues += confidence_issues(confidence, ctx.config.pipeline.review_confidence)
-    prov = _provenance(doc, ctx, cls)
+    prov = ctx.provenance(doc, cls)
     prov["engine"] = out.model_info or prov["engine"]  # per document: adapter, attempts, tokens
     prov["schema"] = {"doc_type": cls.doc_type, "version": schema.version}
     prov["fields"] = {k: ev.to_dict() for k, ev in out.field_evidence.items() if k in data}
@@ -218,71 +175,3 @@ def _extract(
         provenance=prov,
         timings=timings,
     )
-
-
-def _unknown(doc: Document, cls: Classification, ctx: Context, timings: dict[str, float]) -> DocumentResult:
-    best = max(cls.scores.items(), key=lambda kv: kv[1])
-    issue = Issue(
-        "classify",
-        "unknown_doc_type",
-        Severity.WARNING,
-        "Could not tell whether this is an invoice, a receipt or a bank statement "
-        f"(closest: {best[0]}, score {best[1]:.1f}); please classify it.",
-    )
-    return DocumentResult(
-        sha256=doc.sha256,
-        source_name=doc.source_name,
-        media_type=doc.media_type,
-        page_count=len(doc.pages),
-        doc_type=UNKNOWN,
-        status=Status.NEEDS_REVIEW,
-        data={},
-        issues=[issue],
-        confidence={},
-        provenance=_provenance(doc, ctx, cls),
-        timings=timings,
-    )
-
-
-def failed_result(
-    path: Path,
-    name: str,
-    error: DocumentError,
-    doc: Document | None,
-    ctx: Context,
-    timings: dict[str, float],
-) -> DocumentResult:
-    issue = Issue(error.stage, error.code, Severity.FATAL, error.message, page=error.page)
-    prov = _provenance(doc, ctx)
-    prov["error"] = {"stage": error.stage, "code": error.code, "hint": error.hint, "transient": error.transient}
-    return DocumentResult(
-        sha256=doc.sha256 if doc else file_sha256(path),
-        source_name=name,
-        media_type=doc.media_type if doc else "unknown",
-        page_count=len(doc.pages) if doc else 0,
-        doc_type=UNKNOWN,
-        status=Status.FAILED,
-        data={},
-        issues=[issue],
-        confidence={},
-        provenance=prov,
-        timings=timings,
-    )
-
-
-def file_sha256(path: Path) -> str:
-    """Identity of a file that could not be loaded (it may still be read; empty files hash too)."""
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        digest.update(str(path).encode())
-    return digest.hexdigest()
-
-
-def status_of(issues: list[Issue]) -> Status:
-    if any(i.severity is Severity.FATAL for i in issues):
-        return Status.FAILED
-    return Status.NEEDS_REVIEW if issues else Status.OK
