@@ -26,7 +26,6 @@ class Severity(StrEnum):
     FATAL = "fatal"  # the document could not be read at all
 
 
-DOC_TYPES = ("invoice", "receipt", "bank_statement")
 UNKNOWN = "unknown"
 
 TextSource = Literal["text_layer", "ocr", "none"]
@@ -135,7 +134,7 @@ class Issue:
 
 @dataclass(frozen=True, slots=True)
 class Classification:
-    doc_type: str  # one of DOC_TYPES or UNKNOWN
+    doc_type: str  # a document type (a schema and its card) or UNKNOWN
     confidence: float
     scores: dict[str, float]
     subtype: str | None = None  # e.g. "credit_note"

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from ledgerlens.pipeline.chain import process_file
 from ledgerlens.pipeline.config import Config, PipelineOptions
+from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.read import second as ocr_second
 from ledgerlens.pipeline.read.load import load_document
 from ledgerlens.pipeline.read.rasterize import rasterize
-from ledgerlens.pipeline.read.second import reading_quality, wants_second_reading
+from ledgerlens.pipeline.read.second import reading_quality, till_key_fields, wants_second_reading
 from ledgerlens.pipeline.types import Document, DocumentResult, Issue, Page, Severity, Status, Word
 from PIL import Image, ImageFilter
 
@@ -39,23 +40,36 @@ FULL = {"total_amount": "9.00", "date": "2025-01-01", "vendor_name": "SHOP", "ve
 MISSING_TOTAL = Issue("validate", "missing_field", Severity.WARNING, "total_amount was not found", field="total_amount")
 
 
+SCHEMAS = load_schemas()
+KEYS = SCHEMAS["receipt"].card.key_fields
+
+
+def _asks(result: DocumentResult, doc: Document, second_ocr: str = "rapidocr") -> bool:
+    return wants_second_reading(result, doc, second_ocr, till_key_fields(result, doc, SCHEMAS))
+
+
 @pytest.mark.skipif(not ocr_second.available(), reason="rapidocr is not installed")
 def test_asked_for_on_unsure_or_hard_receipts_only() -> None:
-    on = PipelineOptions().second_ocr
-    assert wants_second_reading(_result(issues=[MISSING_TOTAL]), _doc(0.95), on)
-    assert wants_second_reading(_result(**FULL), _doc(0.7), on)  # a hard scan
-    assert not wants_second_reading(_result(**FULL), _doc(0.95), on)  # read well the first time
-    assert not wants_second_reading(_result("invoice", [MISSING_TOTAL]), _doc(0.7), on)  # A4 pages: too slow
-    assert not wants_second_reading(_result(issues=[MISSING_TOTAL]), _doc(1.0, "text_layer"), on)
-    assert not wants_second_reading(_result(issues=[MISSING_TOTAL]), _doc(0.7), "none")
+    assert _asks(_result(issues=[MISSING_TOTAL]), _doc(0.95))
+    assert _asks(_result(**FULL), _doc(0.7))  # a hard scan
+    assert not _asks(_result(**FULL), _doc(0.95))  # read well the first time
+    assert not _asks(_result("invoice", [MISSING_TOTAL]), _doc(0.7))  # A4 pages: too slow
+    assert not _asks(_result(issues=[MISSING_TOTAL]), _doc(1.0, "text_layer"))
+    assert not _asks(_result(issues=[MISSING_TOTAL]), _doc(0.7), "none")
+
+
+def test_till_roll_types_are_those_whose_card_counts_a_narrow_page() -> None:
+    assert till_key_fields(_result(), _doc(0.9), SCHEMAS) == ("date", "total_amount", "vendor_name")
+    assert till_key_fields(_result("invoice"), _doc(0.9), SCHEMAS) == ()
+    assert till_key_fields(_result("unknown"), _doc(0.9), SCHEMAS) == KEYS  # a narrow page of no known type
 
 
 def test_the_better_reading_has_more_key_fields_and_fewer_errors() -> None:
     error = Issue("validate", "totals_mismatch", Severity.ERROR, "net + tax != total", field="total_amount")
-    assert reading_quality(_result(**FULL)) > reading_quality(_result(total_amount="9.00"))
-    assert reading_quality(_result(**FULL)) > reading_quality(_result(issues=[error], **FULL))
+    assert reading_quality(_result(**FULL), KEYS) > reading_quality(_result(total_amount="9.00"), KEYS)
+    assert reading_quality(_result(**FULL), KEYS) > reading_quality(_result(issues=[error], **FULL), KEYS)
     failed = replace(_result(**FULL), status=Status.FAILED)
-    assert reading_quality(failed) < reading_quality(_result())
+    assert reading_quality(failed, KEYS) < reading_quality(_result(), KEYS)
 
 
 @pytest.mark.slow

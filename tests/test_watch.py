@@ -10,18 +10,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import threading
 from pathlib import Path
 
 import pytest
 from ledgerlens.pipeline.books.store import Store
+from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.intake import claims as claims_module
 from ledgerlens.pipeline.intake.claims import IntakePoller, claim
 from ledgerlens.pipeline.intake.journal import FAILED, QUEUED, Journal
 from ledgerlens.pipeline.intake.watcher import Stability, entry_for, folder_hints, scan
 from ledgerlens.pipeline.intake.workspace import Workspace, workspace_lock
 
-DOC_TYPES = ("invoice", "receipt", "bank_statement")
+PURCHASE_ORDER_CARD = Path(__file__).parent / "fixtures" / "doctypes" / "purchase_order.schema.json"
 
 
 def _drop(ws: Workspace, rel: str, content: bytes = b"%PDF-1.7 fake") -> Path:
@@ -142,11 +144,20 @@ def test_stability_forgets_files_that_went_away(ws: Workspace) -> None:
     ],
 )
 def test_folder_hints(folder: str, expected: tuple[str | None, list[str]]) -> None:
-    assert folder_hints(folder, DOC_TYPES) == expected
+    assert folder_hints(folder, load_schemas()) == expected
 
 
-def test_a_workspace_schema_makes_its_folder_a_type() -> None:
-    assert folder_hints("purchase_orders/acme", (*DOC_TYPES, "purchase_order")) == ("purchase_order", ["acme"])
+@pytest.mark.parametrize("folder", ["kontoauszug", "Rechnungen/acme", "rechnung/acme", "Kassenbon"])
+def test_cards_name_folders_in_other_languages(folder: str) -> None:
+    doc_type, _ = folder_hints(folder, load_schemas())
+    assert doc_type == {"kontoauszug": "bank_statement", "kassenbon": "receipt"}.get(folder.lower(), "invoice")
+
+
+def test_a_workspace_schema_makes_its_folder_a_type(tmp_path: Path) -> None:
+    shutil.copy(PURCHASE_ORDER_CARD, tmp_path / PURCHASE_ORDER_CARD.name)
+    schemas = load_schemas(tmp_path)
+    assert folder_hints("purchase_orders/acme", schemas) == ("purchase_order", ["acme"])
+    assert folder_hints("Bestellung", schemas) == ("purchase_order", [])
 
 
 # ---------------------------------------------------------------- claiming

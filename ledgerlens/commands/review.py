@@ -12,7 +12,7 @@ from .common import console, open_store, workspace
 
 
 def cmd_review_import(args: argparse.Namespace) -> int:
-    from ledgerlens.pipeline.books.duplicates import flag_duplicates
+    from ledgerlens.pipeline.books.duplicates import checked_numbers, flag_duplicates
     from ledgerlens.pipeline.books.review import apply_corrections
     from ledgerlens.pipeline.doctypes.schemas import load_schemas
     from ledgerlens.pipeline.export.review_sheet import read_corrections
@@ -23,10 +23,9 @@ def cmd_review_import(args: argparse.Namespace) -> int:
     corrections = read_corrections(path)
     store = open_store(ws)
     try:
-        report = apply_corrections(
-            store, corrections, load_schemas(ws.schemas_dir), user=user, workspace_root=ws.root, source=str(path)
-        )
-        flag_duplicates(store)  # a corrected vendor, number or total may make or break a duplicate
+        schemas = load_schemas(ws.schemas_dir)
+        report = apply_corrections(store, corrections, schemas, user=user, workspace_root=ws.root, source=str(path))
+        flag_duplicates(store, checked_numbers(schemas))  # a corrected vendor, number or total may make or break a duplicate
     finally:
         store.close()
     con = console()

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledgerlens.pipeline.books.store import DocumentRow, Store, StoredDocument
+from ledgerlens.pipeline.doctypes.schemas import DocumentSchema, packaged_schemas
 from ledgerlens.pipeline.normalize import vendor_key
 from ledgerlens.pipeline.types import Issue, Severity, Status, status_of
 from sqlalchemy import select
@@ -28,31 +29,42 @@ def _ref(value: Any) -> str:
     return re.sub(r"\s", "", str(value or "")).upper().lstrip("#")
 
 
-def _keys(doc: StoredDocument) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+def checked_numbers(schemas: dict[str, DocumentSchema] | None = None) -> dict[str, str]:
+    """Document type -> the number field its card has the duplicate check compare (default: the
+    packaged types)."""
+    types = packaged_schemas() if schemas is None else schemas
+    return {t: s.card.duplicate_number for t, s in types.items() if s.card.duplicate_number}
+
+
+def _keys(doc: StoredDocument, numbers: dict[str, str]) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
     r = doc.result
-    if r.doc_type != "invoice" or r.status is Status.FAILED:
+    number_field = numbers.get(r.doc_type)
+    if number_field is None or r.status is Status.FAILED:
         return None
     vendor = vendor_key(r.data.get("vendor_name") or "")
     if not vendor:
         return None
-    kind = r.data.get("document_subtype") or "invoice"
-    by_number = (vendor, kind, _ref(r.data.get("invoice_number"))) if r.data.get("invoice_number") else ()
+    kind = (r.doc_type, r.data.get("document_subtype") or "")
+    by_number = (vendor, kind, _ref(r.data.get(number_field))) if r.data.get(number_field) else ()
     by_amount = (vendor, kind, r.data.get("date"), r.data.get("total_amount"))
     return by_number, by_amount if None not in by_amount else ()
 
 
-def duplicate_issues(docs: list[StoredDocument]) -> dict[int, list[Issue]]:
-    """Document id -> its duplicate issue(s), for every invoice that repeats an earlier one."""
+def duplicate_issues(docs: list[StoredDocument], numbers: dict[str, str] | None = None) -> dict[int, list[Issue]]:
+    """Document id -> its duplicate issue(s), for every document that repeats an earlier one of its
+    type (the types whose card names a number to compare)."""
+    numbers = checked_numbers() if numbers is None else numbers
     seen_number: dict[tuple[Any, ...], StoredDocument] = {}
     seen_amount: dict[tuple[Any, ...], StoredDocument] = {}
     out: dict[int, list[Issue]] = {}
     for doc in sorted(docs, key=lambda d: d.id):
-        keys = _keys(doc)
+        keys = _keys(doc, numbers)
         if keys is None:
             continue
         by_number, by_amount = keys
         first = seen_number.get(by_number) if by_number else None
-        how = f"the same invoice number {doc.result.data.get('invoice_number')}"
+        number_field = numbers[doc.result.doc_type]
+        how = f"the same {number_field.replace('_', ' ')} {doc.result.data.get(number_field)}"
         if first is None and by_amount:
             first = seen_amount.get(by_amount)
             how = f"the same date {by_amount[2]} and total {by_amount[3]}"
@@ -61,7 +73,7 @@ def duplicate_issues(docs: list[StoredDocument]) -> dict[int, list[Issue]]:
                 f"possible duplicate of document {first.id} ({first.result.source_name}): same vendor and {how}; "
                 "booking both would pay the bill twice"
             )
-            out[doc.id] = [Issue(STAGE, CODE, Severity.ERROR, message, field="invoice_number")]
+            out[doc.id] = [Issue(STAGE, CODE, Severity.ERROR, message, field=number_field)]
         if by_number:
             seen_number.setdefault(by_number, doc)
         if by_amount:
@@ -69,10 +81,10 @@ def duplicate_issues(docs: list[StoredDocument]) -> dict[int, list[Issue]]:
     return out
 
 
-def flag_duplicates(store: Store) -> int:
+def flag_duplicates(store: Store, numbers: dict[str, str] | None = None) -> int:
     """Bring every stored document's duplicate issue up to date; returns how many rows changed."""
     docs = store.all()
-    wanted = duplicate_issues(docs)
+    wanted = duplicate_issues(docs, numbers)
     changed = 0
     now = datetime.now(UTC)
     with store.session() as s:

@@ -32,7 +32,7 @@ from ledgerlens.pipeline.read.classify import classify
 from ledgerlens.pipeline.read.load import load_document
 from ledgerlens.pipeline.read.ocr import read_text
 from ledgerlens.pipeline.read.rasterize import rasterize
-from ledgerlens.pipeline.read.second import reading_quality, wants_second_reading
+from ledgerlens.pipeline.read.second import reading_quality, till_key_fields, wants_second_reading
 from ledgerlens.pipeline.types import UNKNOWN, Classification, Document, DocumentResult, Issue, Severity, status_of
 
 Runner = Callable[..., Any]  # runner(stage_name, fn, *args, **kwargs) -> fn(*args, **kwargs)
@@ -100,7 +100,7 @@ def process_file(
         doc = stage("rasterize", rasterize, doc, opts, work_dir, all_pages=ctx.engine.needs_images)
         doc = stage("ocr", read_text, doc, opts)
         require_text(doc)
-        cls = stage("classify", classify, doc)
+        cls = stage("classify", classify, doc, ctx.schemas)
         einvoice = stage("einvoice", read_einvoice, doc)
         if einvoice is not None:
             cls = einvoice.classification(cls)
@@ -108,8 +108,9 @@ def process_file(
             result = unknown_result(doc, cls, ctx.provenance(doc, cls), timings)
         else:
             result = _extract(doc, cls, ctx, stage, timings, einvoice)
-        if einvoice is None and wants_second_reading(result, doc, opts.second_ocr):
-            result = _second_reading(doc, result, ctx, stage, timings)
+        keys = till_key_fields(result, doc, ctx.schemas)
+        if einvoice is None and wants_second_reading(result, doc, opts.second_ocr, keys):
+            result = _second_reading(doc, result, ctx, stage, timings, keys)
         return result
     except DocumentError as e:
         return failed_result(path, name, e, doc, ctx.provenance(doc), timings)
@@ -118,19 +119,19 @@ def process_file(
 
 
 def _second_reading(
-    doc: Document, first: DocumentResult, ctx: Context, stage: Runner, timings: dict[str, float]
+    doc: Document, first: DocumentResult, ctx: Context, stage: Runner, timings: dict[str, float], keys: tuple[str, ...]
 ) -> DocumentResult:
     again = stage("ocr_second", ocr_second.reread, doc)
-    cls = classify(again)
+    cls = classify(again, ctx.schemas)
     if cls.doc_type == UNKNOWN or cls.doc_type not in ctx.schemas:
         return first
     second = _extract(again, cls, ctx, stage, timings, None)
     # The second reader is the better one on such scans: it wins unless it loses a key field.
-    keep = second if reading_quality(second) >= reading_quality(first) - 0.75 else first
+    keep = second if reading_quality(second, keys) >= reading_quality(first, keys) - 0.75 else first
     keep.provenance["second_reading"] = {
         "engine": ocr_second.ENGINE,
         "used": keep is second,
-        "quality": {"first": round(reading_quality(first), 3), "second": round(reading_quality(second), 3)},
+        "quality": {"first": round(reading_quality(first, keys), 3), "second": round(reading_quality(second, keys), 3)},
     }
     return keep
 

@@ -6,7 +6,7 @@ why a document was held back. Nothing here changes the data.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -18,12 +18,6 @@ from ledgerlens.pipeline.types import Issue, Severity
 
 STAGE = "validate"
 CENT = Decimal("0.01")
-# What a document of each type is worth nothing without.
-KEY_FIELDS = {
-    "invoice": ("invoice_number", "date", "total_amount", "vendor_name"),
-    "receipt": ("date", "total_amount", "vendor_name"),
-    "bank_statement": ("transactions",),
-}
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -173,23 +167,24 @@ def _statement(data: dict[str, Any]) -> Iterator[Issue]:
             )
 
 
-def _missing(data: dict[str, Any], doc_type: str) -> Iterator[Issue]:
-    for name in KEY_FIELDS.get(doc_type, ()):
+def _missing(data: dict[str, Any], key_fields: Sequence[str]) -> Iterator[Issue]:
+    """What a document of its type is worth nothing without (its card's `key_fields`)."""
+    for name in key_fields:
         if not data.get(name):
             yield _err("missing_field", f"{name} was not found on the document", name, Severity.WARNING)
 
 
-def business_issues(data: dict[str, Any], doc_type: str) -> list[Issue]:
+def business_issues(data: dict[str, Any], key_fields: Sequence[str] = ()) -> list[Issue]:
+    """Every check whose fields the data has: no check asks which type the document is."""
     checks = [
-        _missing(data, doc_type),
+        _missing(data, key_fields),
         _totals(data),
         _line_items(data),
         _tax_breakdown(data),
         _dates(data),
         _ids(data),
+        _statement(data),
     ]
-    if doc_type == "bank_statement":
-        checks.append(_statement(data))
     return [issue for check in checks for issue in check]
 
 
@@ -211,4 +206,4 @@ def validate(data: dict[str, Any], doc_type: str, schema: DocumentSchema) -> lis
     problems = schema_issues(data, schema)
     if problems:
         return problems
-    return business_issues(data, doc_type)
+    return business_issues(data, schema.card.key_fields)

@@ -1,22 +1,23 @@
-"""Document-type schemas: load, resolve, validate.
+"""Document-type schemas: load, resolve, validate — each with its card (`card.py`).
 
 Schemas ship in the package (`ledgerlens.schemas`); a workspace may add or override document
 types by dropping `<type>.schema.json` into `<workspace>/schemas/`. `common.schema.json` holds
-shared definitions and is not a document type. References resolve only against these files:
-nothing is ever fetched.
+shared definitions (and labels every type shares) and is not a document type. References resolve
+only against these files: nothing is ever fetched.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
+from ledgerlens.pipeline.doctypes.card import CARD_KEY, Card, parse_card
 from ledgerlens.pipeline.errors import ConfigError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -25,11 +26,34 @@ SUFFIX = ".schema.json"
 COMMON = "common"
 
 
+class LabelBook:
+    """Every printed label of the types loaded together, common's first: (field or role, phrase,
+    strong) in order. Shared by the schemas of one load; hashed by identity, so that a consumer
+    (the field finder) can build its matching tables once per load."""
+
+    def __init__(self, cards: list[Card]) -> None:
+        self.entries: tuple[tuple[str, str, bool], ...] = tuple(
+            (name, phrase, strong)
+            for card in cards
+            for name, labels in card.labels.items()
+            for phrase, strong in labels.phrases()
+        )
+
+    def fields(self) -> set[str]:
+        return {name for name, _, _ in self.entries}
+
+
 @dataclass(frozen=True)
 class DocumentSchema:
     doc_type: str
     schema: dict[str, Any]
     registry: Registry
+    card: Card = field(default=None)  # type: ignore[assignment]  # set by load_schemas
+    labels: LabelBook = field(default_factory=lambda: LabelBook([]), compare=False)
+
+    def __post_init__(self) -> None:
+        if self.card is None:  # built by hand (tests): the card its schema carries
+            object.__setattr__(self, "card", parse_card(self.doc_type, self.schema, self.doc_type))
 
     @property
     def version(self) -> str:
@@ -61,7 +85,7 @@ class DocumentSchema:
             return node
 
         out = inline(self.schema, resolver)
-        for key in ("$id", "$schema", "examples", "x-schema-version"):
+        for key in ("$id", "$schema", "examples", "x-schema-version", CARD_KEY):
             out.pop(key, None)
         return out
 
@@ -126,9 +150,16 @@ def _packaged_dir() -> Path:
     return Path(str(files("ledgerlens.schemas")))
 
 
+@cache
+def packaged_schemas() -> dict[str, DocumentSchema]:
+    """The packaged document types only (no workspace's), loaded once per process."""
+    return load_schemas()
+
+
 def load_schemas(extra_dir: Path | None = None) -> dict[str, DocumentSchema]:
     """All document schemas by type: packaged ones, then the workspace's (which win)."""
     raw: dict[str, dict[str, Any]] = {}
+    where: dict[str, str] = {}
     for folder in (_packaged_dir(), extra_dir):
         if folder is None or not folder.is_dir():
             continue
@@ -142,9 +173,13 @@ def load_schemas(extra_dir: Path | None = None) -> dict[str, DocumentSchema]:
             if "$id" not in schema:
                 raise ConfigError(f"schema {path} has no $id")
             raw[name] = schema
+            where[name] = str(path)
     if COMMON not in raw:
         raise ConfigError("the packaged common.schema.json is missing: reinstall ledgerlens")
     registry: Registry = Registry().with_resources(
         (s["$id"], Resource.from_contents(s, default_specification=DRAFT202012)) for s in raw.values()
     )
-    return {name: DocumentSchema(name, schema, registry) for name, schema in raw.items() if name != COMMON}
+    cards = {name: parse_card(name, schema, where[name], common=name == COMMON) for name, schema in raw.items()}
+    book = LabelBook([cards[COMMON], *(c for name, c in cards.items() if name != COMMON)])
+    types = sorted((c.order, name) for name, c in cards.items() if name != COMMON)
+    return {name: DocumentSchema(name, raw[name], registry, cards[name], book) for _, name in types}

@@ -33,11 +33,12 @@ Every key is optional; unknown keys are errors (a typo must not silently book to
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from ledgerlens.pipeline.doctypes.schemas import DocumentSchema, load_schemas, packaged_schemas
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.normalize import vendor_key
 
@@ -67,6 +68,21 @@ class DatevSettings:
 
 
 @dataclass(frozen=True)
+class Booking:
+    """How a document type is booked, from its card: "bill" (to payables) or "paid" (at once), and
+    the field that names a document of it (its number)."""
+
+    how: str
+    ref_field: str
+
+
+def bookings(schemas: dict[str, DocumentSchema] | None = None) -> dict[str, Booking]:
+    """The booked types among `schemas` (default: the packaged types)."""
+    types = packaged_schemas() if schemas is None else schemas
+    return {t: Booking(s.card.books, s.card.ref_field) for t, s in types.items() if s.card.books}
+
+
+@dataclass(frozen=True)
 class AccountMap:
     payable: str = "1600"
     paid: str = "1000"
@@ -78,6 +94,8 @@ class AccountMap:
     quickbooks_date: str = "%m/%d/%Y"
     xero_date: str = "%d/%m/%Y"
     source: str = "(defaults)"
+    # Which document types are booked, and how (their cards'; the workspace's types included).
+    books: dict[str, Booking] = field(default_factory=bookings)
 
     def vendor(self, name: str | None) -> VendorAccount | None:
         return self.vendors.get(vendor_key(name)) if name else None
@@ -118,15 +136,17 @@ def _text(where: str, value: Any) -> str:
 
 
 def load_accounts(workspace_root: Path | None) -> AccountMap:
-    """The workspace's accounts.toml, or the defaults (everything to suspense) when there is none."""
+    """The workspace's accounts.toml, or the defaults (everything to suspense) when there is none;
+    the bookings of the workspace's document types (their cards) with it."""
     path = workspace_root / FILE_NAME if workspace_root is not None else None
+    books = bookings(load_schemas(workspace_root / "schemas")) if workspace_root is not None else bookings()
     if path is None or not path.is_file():
-        return AccountMap()
+        return AccountMap(books=books)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: {e}") from e
-    return parse_accounts(raw, str(path))
+    return replace(parse_accounts(raw, str(path)), books=books)
 
 
 def _table(raw: dict[str, Any], name: str, allowed: set[str] | None = None) -> dict[str, Any]:

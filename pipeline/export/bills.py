@@ -43,8 +43,8 @@ def bill_ledger(docs: list[StoredDocument], accounts: AccountMap) -> Ledger:
     ledger = build_ledger(docs, accounts)
     bills = Ledger(skipped=list(ledger.skipped))
     for e in ledger.entries:
-        if e.doc.result.doc_type != "invoice":
-            bills.skipped.append((e.doc, "a receipt is already paid: not a bill"))
+        if accounts.books[e.doc.result.doc_type].how != "bill":
+            bills.skipped.append((e.doc, f"a {e.doc.result.doc_type} is already paid: not a bill"))
         elif e.reversed:
             bills.skipped.append((e.doc, "a credit note is a vendor credit: not a bill"))
         else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -63,17 +63,62 @@ class TableSpec:
     doc_types: tuple[str, ...]
     items_key: str | None = None  # None: one row per document, else one per element of this list
     ref_column: str = ""  # on item rows, the column naming the parent document
+    csv: tuple[str, ...] = ()  # per doc type (same order): the CSV file of its rows
 
 
-DATA_TABLES = (
-    TableSpec("Invoices", ("invoice",)),
-    TableSpec("Line items", ("invoice", "receipt"), "line_items", "document_number"),
-    TableSpec("Receipts", ("receipt",)),
-    TableSpec("Statements", ("bank_statement",)),
-    TableSpec("Transactions", ("bank_statement",), "transactions", "iban"),
-)
-# The parent's field shown on its item rows.
-PARENT_REF = {"invoice": "invoice_number", "receipt": "receipt_number", "bank_statement": "iban"}
+@dataclass(frozen=True)
+class Layout:
+    """The data tables of the document types at hand, in the order their cards give: a sheet per
+    type, then each of its item tables; types whose item tables share a sheet title share it."""
+
+    tables: tuple[TableSpec, ...]
+    kinds: dict[str, dict[str, str]]  # doc type -> field path -> cell kind
+    refs: dict[str, str]  # doc type -> the field naming a document on its item rows
+    books: dict[str, str]  # doc type -> how the accounting exports book it ("bill", "paid"; "" not booked)
+
+    def csv_files(self) -> list[tuple[str, TableSpec, str]]:
+        """(file name, table, document type of its rows): each type's files together, in type order."""
+        return [
+            (spec.csv[spec.doc_types.index(doc_type)], spec, doc_type)
+            for doc_type in self.kinds
+            for spec in sorted(self.tables, key=lambda t: t.items_key is not None)  # its own sheet first
+            if doc_type in spec.doc_types
+        ]
+
+    def child_keys(self, doc_type: str) -> set[str]:
+        return {s.items_key for s in self.tables if s.items_key and doc_type in s.doc_types}
+
+
+def layout_of(schemas: dict[str, DocumentSchema]) -> Layout:
+    tables: list[TableSpec] = []
+    for doc_type, schema in schemas.items():
+        card = schema.card
+        tables.append(TableSpec(card.sheet, (doc_type,), csv=(card.csv,)))
+        for item in card.tables:
+            twin = next((i for i, t in enumerate(tables) if t.title == item.sheet and t.items_key == item.field), None)
+            if twin is None:
+                tables.append(TableSpec(item.sheet, (doc_type,), item.field, "", (item.csv,)))
+            else:
+                t = tables[twin]
+                tables[twin] = TableSpec(t.title, (*t.doc_types, doc_type), t.items_key, "", (*t.csv, item.csv))
+    refs = {doc_type: schema.card.ref_field for doc_type, schema in schemas.items()}
+    # Item rows name their document by its type's ref field; rows of several types by "document_number".
+    tables = [t if t.items_key is None else replace(t, ref_column=_ref_column(t.doc_types, refs)) for t in tables]
+    kinds = {doc_type: field_kinds(schema) for doc_type, schema in schemas.items()}
+    books = {doc_type: schema.card.books for doc_type, schema in schemas.items()}
+    return Layout(tuple(tables), kinds, refs, books)
+
+
+def _ref_column(doc_types: tuple[str, ...], refs: dict[str, str]) -> str:
+    return (refs.get(doc_types[0]) or "document_number") if len(doc_types) == 1 else "document_number"
+
+
+def load_layout(workspace_root: Path | None = None) -> Layout:
+    """The tables of every document type, the workspace's types (schemas/) included."""
+    extra = workspace_root / "schemas" if workspace_root is not None else None
+    return layout_of(load_schemas(extra))
+
+
 DOC_COLUMNS = (Column("id", "int"), Column("source_file"), Column("status"), Column("issue_count", "int"))
 _OWN_COLUMNS = frozenset({"id", "source_file", "status", "issue_count", "doc_type", "item_index"})
 
@@ -85,12 +130,6 @@ def field_kinds(schema: DocumentSchema) -> dict[str, str]:
     """Field path -> the kind a cell is typed as: the schema's kind, or text for other scalars."""
     cell_kinds = _REF_KINDS | {"list", "object", "number"}
     return {path: kind if kind in cell_kinds else "text" for path, kind in schema.field_kinds.items()}
-
-
-def load_kinds(workspace_root: Path | None = None) -> dict[str, dict[str, str]]:
-    """Field kinds of every document type, with the workspace's schemas (which may add fields)."""
-    extra = workspace_root / "schemas" if workspace_root is not None else None
-    return {doc_type: field_kinds(schema) for doc_type, schema in load_schemas(extra).items()}
 
 
 def kind_at(kinds: dict[str, str], path: str) -> str:
@@ -184,19 +223,15 @@ def value_at(data: Any, path: str) -> Any:
 # --- tables ----------------------------------------------------------------------------------
 
 
-def on_data_sheet(doc: StoredDocument) -> bool:
-    """Failed documents and types without a table appear on the Review sheet only."""
-    return doc.result.status is not Status.FAILED and doc.result.doc_type in PARENT_REF
+def on_data_sheet(doc: StoredDocument, layout: Layout) -> bool:
+    """Failed documents and documents of no known type appear on the Review sheet only."""
+    return doc.result.status is not Status.FAILED and doc.result.doc_type in layout.refs
 
 
 def _items(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
     raw = data.get(key)
     items = raw if isinstance(raw, list) else ([] if raw in (None, "") else [raw])
     return [i if isinstance(i, dict) else {"value": i} for i in items]
-
-
-def _child_keys(doc_type: str) -> set[str]:
-    return {s.items_key for s in DATA_TABLES if s.items_key and doc_type in s.doc_types}
 
 
 def _field_columns(fields: dict[str, str], seen_keys: list[str], skip: set[str]) -> list[Column]:
@@ -206,25 +241,23 @@ def _field_columns(fields: dict[str, str], seen_keys: list[str], skip: set[str])
     return cols + [Column(k) for k in sorted(set(seen_keys) - known)]
 
 
-def build_table(
-    spec: TableSpec, docs: list[StoredDocument], kinds: dict[str, dict[str, str]], threshold: float
-) -> Table:
+def build_table(spec: TableSpec, docs: list[StoredDocument], layout: Layout, threshold: float) -> Table:
     """The rows of one table, documents in the order given; `threshold` marks low-confidence cells."""
-    docs = [d for d in docs if on_data_sheet(d) and d.result.doc_type in spec.doc_types]
-    columns = _columns(spec, docs, kinds)
+    docs = [d for d in docs if on_data_sheet(d, layout) and d.result.doc_type in spec.doc_types]
+    columns = _columns(spec, docs, layout)
     rows: list[Row] = []
     for doc in docs:
-        rows += _doc_rows(spec, doc, columns, threshold)
+        rows += _doc_rows(spec, doc, columns, threshold, layout)
     return Table(spec.title, columns, rows)
 
 
-def _columns(spec: TableSpec, docs: list[StoredDocument], kinds: dict[str, dict[str, str]]) -> list[Column]:
-    key = spec.items_key
+def _columns(spec: TableSpec, docs: list[StoredDocument], layout: Layout) -> list[Column]:
+    key, kinds = spec.items_key, layout.kinds
     if key is None:
         doc_type = spec.doc_types[0]
         fields = {k: v for k, v in kinds.get(doc_type, {}).items() if "." not in k}
         seen = [k for d in docs for k in d.result.data]
-        return [*DOC_COLUMNS, *_field_columns(fields, seen, _child_keys(doc_type))]
+        return [*DOC_COLUMNS, *_field_columns(fields, seen, layout.child_keys(doc_type))]
     prefix = f"{key}."
     fields = {}
     for doc_type in spec.doc_types:  # the union of the item fields, first schema's order first
@@ -240,7 +273,9 @@ def _columns(spec: TableSpec, docs: list[StoredDocument], kinds: dict[str, dict[
     return [*head, *_field_columns(fields, seen, {spec.ref_column})]
 
 
-def _doc_rows(spec: TableSpec, doc: StoredDocument, columns: list[Column], threshold: float) -> list[Row]:
+def _doc_rows(
+    spec: TableSpec, doc: StoredDocument, columns: list[Column], threshold: float, layout: Layout
+) -> list[Row]:
     r = doc.result
     base = {
         "id": doc.id,
@@ -251,7 +286,8 @@ def _doc_rows(spec: TableSpec, doc: StoredDocument, columns: list[Column], thres
     }
     if spec.items_key is None:
         return [Row(doc, [_cell(c, {**r.data, **base}, c.name, r.confidence, threshold) for c in columns])]
-    base[spec.ref_column] = r.data.get(PARENT_REF[r.doc_type])
+    ref = layout.refs.get(r.doc_type)
+    base[spec.ref_column] = r.data.get(ref) if ref else None
     rows = []
     for i, item in enumerate(_items(r.data, spec.items_key)):
         fields = {**item, **base, "item_index": i}

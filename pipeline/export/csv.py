@@ -17,36 +17,27 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 from ledgerlens.pipeline.books.store import StoredDocument
-from ledgerlens.pipeline.export.columns import DATA_TABLES, Table, Value, build_table, load_kinds
+from ledgerlens.pipeline.export.columns import Table, Value, build_table, load_layout
 from ledgerlens.pipeline.export.safe import escape_text
 
 if TYPE_CHECKING:
     from ledgerlens.pipeline.export.registry import ExportRequest
 
-# file name -> (sheet title, document type of its rows)
-CSV_FILES = (
-    ("invoices.csv", "Invoices", "invoice"),
-    ("invoice_line_items.csv", "Line items", "invoice"),
-    ("receipts.csv", "Receipts", "receipt"),
-    ("receipt_line_items.csv", "Line items", "receipt"),
-    ("bank_statements.csv", "Statements", "bank_statement"),
-    ("bank_transactions.csv", "Transactions", "bank_statement"),
-)
 ENCODING = "utf-8-sig"
 LINE_END = "\r\n"
 
 
 def export_csv(docs: list[StoredDocument], folder: Path, *, workspace_root: Path | None = None) -> list[Path]:
-    """Write the six CSV files for `docs` (rows in the order given) into `folder`; returns their paths."""
-    kinds = load_kinds(workspace_root)
-    # The confidence threshold only colours workbook cells; CSV has no colours.
-    tables = {spec.title: build_table(spec, docs, kinds, 0.0) for spec in DATA_TABLES}
+    """Write a CSV file per table and document type (the names their cards give) for `docs` (rows
+    in the order given) into `folder`; returns their paths."""
+    layout = load_layout(workspace_root)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, title, doc_type in CSV_FILES:
-        frame = _frame(tables[title], doc_type)
+    # The confidence threshold only colours workbook cells; CSV has no colours.
+    tables = {spec.title: build_table(spec, docs, layout, 0.0) for spec in layout.tables}
+    for name, spec, doc_type in layout.csv_files():
         path = folder / name
-        _write(path, frame.to_csv(index=False, lineterminator=LINE_END))
+        _write(path, _frame(tables[spec.title], doc_type).to_csv(index=False, lineterminator=LINE_END))
         written.append(path)
     return written
 

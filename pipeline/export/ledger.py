@@ -23,7 +23,6 @@ from ledgerlens.pipeline.export.accounts import AccountMap
 from ledgerlens.pipeline.types import Status
 
 CENT = Decimal("0.01")
-BOOKED_TYPES = ("invoice", "receipt")
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def _dec(value: Any) -> Decimal | None:
 def build_ledger(docs: list[StoredDocument], accounts: AccountMap) -> Ledger:
     ledger = Ledger()
     for doc in docs:
-        reason = _skip_reason(doc)
+        reason = _skip_reason(doc, accounts)
         if reason:
             ledger.skipped.append((doc, reason))
         else:
@@ -82,9 +81,9 @@ def build_ledger(docs: list[StoredDocument], accounts: AccountMap) -> Ledger:
     return ledger
 
 
-def _skip_reason(doc: StoredDocument) -> str | None:
+def _skip_reason(doc: StoredDocument, accounts: AccountMap) -> str | None:
     r = doc.result
-    if r.doc_type not in BOOKED_TYPES:
+    if r.doc_type not in accounts.books:
         return f"a {r.doc_type} is not booked"
     if r.status is Status.FAILED:
         return "the document failed"
@@ -100,7 +99,8 @@ def _entry(doc: StoredDocument, accounts: AccountMap) -> Entry:
     total = _dec(data["total_amount"]) or Decimal(0)
     reversed_ = data.get("document_subtype") == "credit_note" or total < 0
     vendor = data.get("vendor_name") or ""
-    number = data.get("invoice_number") or data.get("receipt_number") or ""
+    booking = accounts.books[doc.result.doc_type]
+    number = str(data.get(booking.ref_field) or "") if booking.ref_field else ""
     text = f"{vendor} {number}".strip() or doc.result.source_name
     lines = [
         Posting(
@@ -117,7 +117,7 @@ def _entry(doc: StoredDocument, accounts: AccountMap) -> Entry:
     tax = abs(_dec(data.get("tax_amount")) or _breakdown_tax(data) or Decimal(0))
     if tax:
         lines.append(Posting(accounts.input_tax, tax, Decimal(0), f"VAT {text}", "", tax, None, "tax"))
-    counter = accounts.paid if doc.result.doc_type == "receipt" else accounts.payable
+    counter = accounts.paid if booking.how == "paid" else accounts.payable
     lines.append(Posting(counter, Decimal(0), abs(total), text, kind="counter"))
     if reversed_:
         lines = [Posting(p.account, p.credit, p.debit, p.description, p.tax_code, p.tax_amount, p.rate, p.kind)

@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ledgerlens.pipeline.books.audit import exported, mark_exported
-from ledgerlens.pipeline.books.duplicates import flag_duplicates
+from ledgerlens.pipeline.books.duplicates import checked_numbers, flag_duplicates
 from ledgerlens.pipeline.books.store import Store
 from ledgerlens.pipeline.config import Config
+from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.export.accounts import load_accounts
 from ledgerlens.pipeline.export.ledger import Ledger, build_ledger, in_period
 from ledgerlens.pipeline.export.registry import ExportRequest, check_period, export_format
@@ -44,7 +45,7 @@ def run_export(
     if period is not None:
         check_period(period)
     accounts = load_accounts(workspace_root)
-    flagged = flag_duplicates(store)
+    flagged = flag_duplicates(store, checked_numbers(load_schemas(workspace_root / "schemas")))
     docs = [d for d in store.all() if in_period(d, period)]
     if since_last:
         done = exported(store, fmt.name)

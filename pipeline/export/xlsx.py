@@ -24,14 +24,14 @@ from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.export.accounts import AccountMap
 from ledgerlens.pipeline.export.columns import (
-    DATA_TABLES,
     Column,
+    Layout,
     Row,
     Table,
     Value,
     build_table,
     kind_at,
-    load_kinds,
+    load_layout,
     on_data_sheet,
     typed,
     value_at,
@@ -84,9 +84,9 @@ def export_xlsx(
     (their expenses go to the suspense account in the accounting exports)."""
     if not 0.0 <= review_confidence <= 1.0:
         raise ConfigError(f"review_confidence must be between 0 and 1, got {review_confidence}")
-    kinds = load_kinds(workspace_root)
-    tables = [build_table(spec, docs, kinds, review_confidence) for spec in DATA_TABLES]
-    tables.append(review_table(docs, kinds, review_confidence, accounts))
+    layout = load_layout(workspace_root)
+    tables = [build_table(spec, docs, layout, review_confidence) for spec in layout.tables]
+    tables.append(review_table(docs, layout, review_confidence, accounts))
     wb = Workbook()
     wb.remove(wb.active)
     book_dir = path.parent
@@ -108,11 +108,11 @@ def export_xlsx(
 
 
 def review_table(
-    docs: list[StoredDocument], kinds: dict[str, dict[str, str]], threshold: float, accounts: AccountMap | None = None
+    docs: list[StoredDocument], layout: Layout, threshold: float, accounts: AccountMap | None = None
 ) -> Table:
     rows: list[Row] = []
     for doc in docs:
-        rows += _review_rows(doc, kinds.get(doc.result.doc_type, {}), threshold, accounts)
+        rows += _review_rows(doc, layout, threshold, accounts)
     return Table("Review", list(REVIEW_COLUMNS), rows)
 
 
@@ -125,9 +125,10 @@ class Finding(NamedTuple):
 
 
 def _review_rows(
-    doc: StoredDocument, kinds: dict[str, str], threshold: float, accounts: AccountMap | None = None
+    doc: StoredDocument, layout: Layout, threshold: float, accounts: AccountMap | None = None
 ) -> list[Row]:
     r = doc.result
+    kinds = layout.kinds.get(r.doc_type, {})
     found = [Finding(i.field, str(i.severity), i.code, i.message, i.page) for i in r.issues]
     flagged = {i.field for i in r.issues if i.field}
     for field, conf in r.confidence.items():
@@ -135,7 +136,7 @@ def _review_rows(
             reason = f"confidence {conf:.2f} is below {threshold:.2f}"
             found.append(Finding(field, "warning", "low_confidence", reason))
     vendor = r.data.get("vendor_name")
-    bookable = r.doc_type in ("invoice", "receipt") and r.status is not Status.FAILED
+    bookable = bool(layout.books.get(r.doc_type)) and r.status is not Status.FAILED
     if accounts is not None and bookable and accounts.vendor(vendor) is None:
         reason = (
             f"vendor {vendor_key(vendor or '') or '(none)'!r} has no account in accounts.toml: "
@@ -144,7 +145,7 @@ def _review_rows(
         found.append(Finding("vendor_name", "warning", "unmapped_vendor", reason))
     if r.status is Status.FAILED and r.failure_reason is None:
         found.append(Finding(None, "fatal", "failed", "the document failed; no reason was recorded"))
-    if not found and not on_data_sheet(doc):  # every document shows up somewhere
+    if not found and not on_data_sheet(doc, layout):  # every document shows up somewhere
         found.append(Finding(None, "warning", "not_exported", f"no sheet for document type {r.doc_type!r}"))
     return [_review_row(doc, kinds, threshold, f) for f in found]
 

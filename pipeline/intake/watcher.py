@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
 from ledgerlens.pipeline.intake.workspace import is_ignored_name
 
 FILE = "file"
@@ -117,24 +118,18 @@ class Stability:
         self._seen.pop(entry.rel, None)
 
 
-# Folder names that choose a document type: intake/invoices/, intake/Receipts/, intake/bank-statements/.
-_ALIASES = {"statement": "bank_statement", "kontoauszug": "bank_statement", "rechnung": "invoice"}
-
-
-def folder_hints(folder: str, doc_types: Iterable[str]) -> tuple[str | None, list[str]]:
+def folder_hints(folder: str, schemas: Mapping[str, DocumentSchema]) -> tuple[str | None, list[str]]:
     """(document type, tags) from the sub-folders a file was dropped in.
 
-    The first folder whose name is a document type (singular or plural, any case, `-` or ` ` for
-    `_`) chooses the type; every other folder name is a tag: intake/invoices/acme/2025/x.pdf is an
-    invoice tagged "acme" and "2025".
+    The first folder whose name is one a type's card gives (`folders`; the type's name, singular or
+    plural, any case, `-` or ` ` for `_`, always counts) chooses the type; every other folder name
+    is a tag: intake/invoices/acme/2025/x.pdf is an invoice tagged "acme" and "2025".
     """
-    known = set(doc_types)
+    names = {name: doc_type for doc_type, schema in schemas.items() for name in schema.card.folder_names()}
     doc_type: str | None = None
     tags: list[str] = []
     for part in (p for p in folder.split("/") if p):
-        norm = part.lower().replace("-", "_").replace(" ", "_")
-        candidates = [norm, norm.removesuffix("s"), _ALIASES.get(norm.removesuffix("s"), "")]
-        match = next((c for c in candidates if c in known), None)
+        match = names.get(part.lower().replace("-", "_").replace(" ", "_"))
         if match and doc_type is None:
             doc_type = match
         else:

@@ -9,11 +9,13 @@ left a receipt's key fields missing, unsure or inconsistent, and keeps whichever
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
 from ledgerlens.pipeline.errors import DocumentError
 from ledgerlens.pipeline.read.ocr import receipt_shaped
 from ledgerlens.pipeline.types import UNKNOWN, Document, DocumentResult, Severity, Status, Word
@@ -80,33 +82,43 @@ def reread(doc: Document) -> Document:
     return again
 
 
-# A receipt is worth a second reading when one of these is missing, unsure or does not add up.
-KEY_FIELDS = ("total_amount", "date", "vendor_name")
+# A till-roll type's key field missing, unsure or not adding up is worth a second reading.
 _DOUBT = {"missing_field", "low_confidence", "totals_mismatch", "unknown_doc_type"}
-
-
 HARD_SCAN = 0.88  # mean Tesseract word confidence under which a page was hard to read
 
 
-def wants_second_reading(result: DocumentResult, doc: Document, second_ocr: str) -> bool:
-    """Receipts only (small pages, where the second reader is quick): when a key field is missing,
-    unsure or does not add up, or when the scan was hard."""
-    if second_ocr == "none" or not available():
+def till_key_fields(result: DocumentResult, doc: Document, schemas: Mapping[str, DocumentSchema]) -> tuple[str, ...]:
+    """The key fields that decide a second reading, or () when the document is not till-roll shaped.
+
+    Till-roll types are those whose card counts a narrow page as a cue (receipts): their pages are
+    small, so the second reader is quick. An unknown document on a receipt-shaped page counts too.
+    """
+    tills = {t: s.card for t, s in schemas.items() if s.card.layout.get("narrow_page")}
+    if result.doc_type in tills:
+        return tills[result.doc_type].key_fields
+    if result.doc_type == UNKNOWN and doc.pages and receipt_shaped(doc.pages[0]):
+        return tuple(dict.fromkeys(f for card in tills.values() for f in card.key_fields))
+    return ()
+
+
+def wants_second_reading(result: DocumentResult, doc: Document, second_ocr: str, key_fields: Sequence[str]) -> bool:
+    """Till-roll shaped scans (`till_key_fields`) only: when a key field is missing, unsure or does
+    not add up, or when the scan was hard."""
+    if second_ocr == "none" or not available() or not key_fields:
         return False
     scanned = [w.conf for p in doc.pages if p.text_source == "ocr" for w in p.words]
-    receiptish = result.doc_type == "receipt" or (result.doc_type == UNKNOWN and receipt_shaped(doc.pages[0]))
-    if not scanned or not receiptish:
+    if not scanned:
         return False
-    doubts = [i for i in result.issues if i.code in _DOUBT and (i.field in KEY_FIELDS or i.field is None)]
+    doubts = [i for i in result.issues if i.code in _DOUBT and (i.field in key_fields or i.field is None)]
     hard = sum(scanned) / len(scanned) < HARD_SCAN
     return bool(doubts) or hard
 
 
-def reading_quality(result: DocumentResult) -> float:
+def reading_quality(result: DocumentResult, key_fields: Sequence[str]) -> float:
     """Key fields read, how surely, minus what failed: to keep the better of two readings."""
     if result.status is Status.FAILED:
         return -1.0
-    present = sum(1.0 + result.confidence.get(f, 0.0) for f in KEY_FIELDS if result.data.get(f))
+    present = sum(1.0 + result.confidence.get(f, 0.0) for f in key_fields if result.data.get(f))
     present += 0.5 if result.data.get("vendor_address") else 0.0
     errors = sum(1 for i in result.issues if i.severity is Severity.ERROR)
     return present - 0.5 * errors - (1.0 if result.doc_type == UNKNOWN else 0.0)

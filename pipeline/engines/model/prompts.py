@@ -19,7 +19,6 @@ from typing import Any
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
 from ledgerlens.pipeline.errors import ConfigError
 
-DOC_LABELS = {"invoice": "invoice", "receipt": "receipt", "bank_statement": "bank statement"}
 KIND_HINTS = {
     "amount": "amount",
     "quantity": "number",
@@ -72,12 +71,14 @@ def load_prompt(version: str) -> PromptVersion:
 
 
 def field_list(schema: DocumentSchema) -> str:
-    """`invoice_number, date (YYYY-MM-DD), line_items (list of: description, amount (amount))`."""
+    """`invoice_number, date (YYYY-MM-DD), line_items (list of: description, amount (amount))`;
+    a field the type's card describes carries its description: `po_number (the PO's number)`."""
+    described = schema.card.prompt_fields
     parts: dict[str, list[str]] = {}
     for path, kind in schema.field_kinds.items():
         head, _, child = path.partition(".")
-        hint = KIND_HINTS.get(kind)
-        label = f"{child or head} ({hint})" if hint else (child or head)
+        notes = [n for n in (described.get(path), KIND_HINTS.get(kind)) if n]
+        label = f"{child or head} ({'; '.join(notes)})" if notes else (child or head)
         if child:
             parts.setdefault(head, []).append(label)
         elif kind == "list":
@@ -147,7 +148,7 @@ def reask_text(prompt: PromptVersion, schema: DocumentSchema, problems: list[str
 
 
 def _values(prompt: PromptVersion, schema: DocumentSchema, n_images: int) -> dict[str, Any]:
-    values: dict[str, Any] = {"doc_label": DOC_LABELS.get(schema.doc_type, schema.doc_type), "pages": n_images}
+    values: dict[str, Any] = {"doc_label": schema.card.label, "pages": n_images}
     if prompt.format == "template":
         values["template"] = nuextract_template(schema)
     else:

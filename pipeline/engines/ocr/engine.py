@@ -74,7 +74,7 @@ class OcrEngine:
     ) -> EngineOutput:
         start = time.perf_counter()
         subtype = (hints or {}).get("subtype")
-        found = find_fields(pages, doc_type, subtype)
+        found = find_fields(pages, schema, subtype)
         known = set(schema.field_names())
         data = {k: v for k, v in found.data.items() if k in known}
         evidence = {k: v for k, v in found.evidence.items() if k in known}

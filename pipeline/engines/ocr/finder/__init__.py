@@ -8,13 +8,9 @@ confidence from the label's strength, the value's position and the OCR confidenc
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
-from typing import Any
 
+from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
 from ledgerlens.pipeline.engines.ocr.finder import header, parties
 from ledgerlens.pipeline.engines.ocr.finder.amounts import (
     AMOUNT_FIELDS,
@@ -25,6 +21,9 @@ from ledgerlens.pipeline.engines.ocr.finder.amounts import (
     solve_totals,
     tax_breakdown,
 )
+from ledgerlens.pipeline.engines.ocr.finder.found import Found, guess_decimal_sep
+from ledgerlens.pipeline.engines.ocr.finder.generic import find_by_labels
+from ledgerlens.pipeline.engines.ocr.finder.lexicon import lexicon_for
 from ledgerlens.pipeline.engines.ocr.finder.tables import (
     is_card_statement,
     line_items,
@@ -36,46 +35,20 @@ from ledgerlens.pipeline.normalize import format_amount
 from ledgerlens.pipeline.types import FieldEvidence, Page
 
 
-@dataclass
-class Found:
-    data: dict[str, Any] = field(default_factory=dict)
-    evidence: dict[str, FieldEvidence] = field(default_factory=dict)
-
-    def put(self, view: DocView, name: str, value: Any, cand: Candidate | None, confidence: float) -> None:
-        if value is None or value == "":
-            return
-        if isinstance(value, Decimal):
-            value = format_amount(value)
-        elif isinstance(value, date):
-            value = value.isoformat()
-        self.data[name] = value
-        conf = max(0.0, min(1.0, confidence))
-        if cand is not None:
-            self.evidence[name] = view.evidence(cand, conf)
-        else:
-            self.evidence[name] = FieldEvidence(conf, source="derived")
-
-
-def guess_decimal_sep(view: DocView) -> str | None:
-    """',' when amounts on the page end in ',dd' more often than '.dd' (1.234,56 style)."""
-    counts: Counter[str] = Counter()
-    for row in view.rows:
-        for m in re.finditer(r"\d([.,])\d{2}(?![\d.,])", row.text):
-            counts[m.group(1)] += 1
-    if not counts:
-        return None
-    return "," if counts[","] > counts["."] else "."
-
-
-def find_fields(pages: list[Page], doc_type: str, subtype: str | None = None) -> Found:
-    view = DocView(pages)
+def find_fields(pages: list[Page], schema: DocumentSchema, subtype: str | None = None) -> Found:
+    """The fields of `schema`'s type on these pages, read the way its card says (`finder`): a
+    packaged type's own finder, or the generic label -> value finder driven by the card."""
+    view = DocView(pages, lexicon_for(schema.labels))
     found = Found()
     if not view.rows:
         return found
-    if doc_type == "bank_statement":
+    finder = schema.card.finder
+    if finder == "statement":
         _statement(view, found)
+    elif finder in ("invoice", "receipt"):
+        _invoice_or_receipt(view, found, finder, subtype)
     else:
-        _invoice_or_receipt(view, found, doc_type, subtype)
+        find_by_labels(view, found, schema, subtype)
     return found
 
 

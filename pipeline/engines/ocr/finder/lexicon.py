@@ -1,18 +1,19 @@
-"""Label lexicon (pipeline/doctypes/labels.toml) and label matching on layout rows.
+"""Label lexicon (the `labels` of the document types' cards) and label matching on layout rows.
 
 Words are cut into tokens ("Rechnungs-Nr.:" -> "rechnungs", "no"); every spelling of "number"
 becomes "no". A label is a token sequence; at each position the longest label wins, and a
 label may serve several fields ("GST" announces a tax amount or a tax id: the value decides).
+The lexicon holds the labels of every type loaded together (a workspace's types included), so
+that a label of one type is never read as the value of another's.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
-from functools import cache
-from importlib.resources import files
+from functools import cached_property, lru_cache
 
+from ledgerlens.pipeline.doctypes.schemas import LabelBook
 from ledgerlens.pipeline.normalize import fold
 from ledgerlens.pipeline.read.layout import Row
 
@@ -34,26 +35,6 @@ class Token:
     fuzzy: bool = False  # read as the nearest lexicon word (an OCR slip), not as printed
 
 
-def tokenize_row(row: Row, *, fuzzy: bool = False) -> list[Token]:
-    out: list[Token] = []
-    for wi, w in enumerate(row.words):
-        for m in _TOKEN_RE.finditer(w.text):
-            t = norm_token(m.group())
-            if not t:
-                continue
-            after = w.text[m.end() : m.end() + 1]
-            if t == "no" and fold(m.group()).strip(_STRIP) == "n" and after not in ("°", "º", "."):
-                t = "n"  # a lone N is a word ("FUN N CHEER"); only N° / Nº / N. mean "number"
-            fixed = correct_token(t) if fuzzy and t not in _vocabulary() else None
-            out.append(Token(fixed or t, wi, m.end(), fixed is not None))
-    return out
-
-
-@cache
-def _vocabulary() -> frozenset[str]:
-    return frozenset(t for key in lexicon() for t in key)
-
-
 # Labels of lines that carry an amount which is never a document total (payments, counts, discounts).
 NOT_TOTALS = frozenset({"ignore", "payment_cash", "payment_change"})
 
@@ -64,53 +45,67 @@ class Label:
     strong: bool
 
 
-@cache
-def lexicon() -> dict[tuple[str, ...], tuple[Label, ...]]:
-    """Token sequence -> the fields it labels."""
-    raw = tomllib.loads((files("ledgerlens.pipeline.doctypes") / "labels.toml").read_text(encoding="utf-8"))
-    table: dict[tuple[str, ...], list[Label]] = {}
-    for field_name, groups in raw.items():
-        for kind in ("strong", "weak"):
-            for phrase in groups.get(kind, []):
-                key = tuple(t for t in (norm_token(p) for p in _TOKEN_RE.findall(phrase)) if t)
-                labels = table.setdefault(key, [])
-                if not any(lb.field == field_name for lb in labels):
-                    labels.append(Label(field_name, kind == "strong"))
-    return {k: tuple(v) for k, v in table.items()}
+class Lexicon:
+    """Token sequence -> the fields it labels, built once per set of cards (`lexicon_for`)."""
+
+    def __init__(self, book: LabelBook) -> None:
+        table: dict[tuple[str, ...], list[Label]] = {}
+        for field_name, phrase, strong in book.entries:
+            key = tuple(t for t in (norm_token(p) for p in _TOKEN_RE.findall(phrase)) if t)
+            labels = table.setdefault(key, [])
+            if not any(lb.field == field_name for lb in labels):
+                labels.append(Label(field_name, strong))
+        self.table = {k: tuple(v) for k, v in table.items()}
+        self.longest = max((len(k) for k in self.table), default=1)
+        self.vocabulary = frozenset(t for key in self.table for t in key)
+
+    @cached_property
+    def _fuzzy_index(self) -> dict[str, str]:
+        """Symmetric-delete index of the lexicon's words (5+ letters) for one-edit OCR slips.
+
+        "Saies" -> "sales", "Chenge" -> "change", "Tota1" -> "total": a word one substitution,
+        insertion or deletion away from exactly one lexicon word reads as that word.
+        """
+        words = {t for t in self.vocabulary if len(t) >= 5 and t.isalpha()}
+        index: dict[str, set[str]] = {}
+        for w in words:
+            for variant in {w, *_deletes(w)}:
+                index.setdefault(variant, set()).add(w)
+        return {k: next(iter(v)) for k, v in index.items() if len(v) == 1}
+
+    def correct(self, token: str) -> str | None:
+        """The lexicon word an OCR-damaged token stands for, if exactly one is one edit away."""
+        if len(token) < 5 or not token.isalpha():
+            return None
+        index = self._fuzzy_index
+        hits = {index[v] for v in (token, *_deletes(token)) if v in index}
+        hits = {h for h in hits if _one_edit(token, h)}
+        return next(iter(hits)) if len(hits) == 1 else None
 
 
-@cache
-def _max_len() -> int:
-    return max(len(k) for k in lexicon())
+@lru_cache(maxsize=16)
+def lexicon_for(book: LabelBook) -> Lexicon:
+    """The lexicon of one load of the document types (a LabelBook hashes by identity)."""
+    return Lexicon(book)
+
+
+def tokenize_row(row: Row, lexicon: Lexicon, *, fuzzy: bool = False) -> list[Token]:
+    out: list[Token] = []
+    for wi, w in enumerate(row.words):
+        for m in _TOKEN_RE.finditer(w.text):
+            t = norm_token(m.group())
+            if not t:
+                continue
+            after = w.text[m.end() : m.end() + 1]
+            if t == "no" and fold(m.group()).strip(_STRIP) == "n" and after not in ("°", "º", "."):
+                t = "n"  # a lone N is a word ("FUN N CHEER"); only N° / Nº / N. mean "number"
+            fixed = lexicon.correct(t) if fuzzy and t not in lexicon.vocabulary else None
+            out.append(Token(fixed or t, wi, m.end(), fixed is not None))
+    return out
 
 
 def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
-
-
-@cache
-def _fuzzy_index() -> dict[str, str]:
-    """Symmetric-delete index of the lexicon's words (5+ letters) for one-edit OCR slips.
-
-    "Saies" -> "sales", "Chenge" -> "change", "Tota1" -> "total": a word one substitution,
-    insertion or deletion away from exactly one lexicon word reads as that word.
-    """
-    words = {t for key in lexicon() for t in key if len(t) >= 5 and t.isalpha()}
-    index: dict[str, set[str]] = {}
-    for w in words:
-        for variant in {w, *_deletes(w)}:
-            index.setdefault(variant, set()).add(w)
-    return {k: next(iter(v)) for k, v in index.items() if len(v) == 1}
-
-
-def correct_token(token: str) -> str | None:
-    """The lexicon word an OCR-damaged token stands for, if exactly one is one edit away."""
-    if len(token) < 5 or not token.isalpha():
-        return None
-    index = _fuzzy_index()
-    hits = {index[v] for v in (token, *_deletes(token)) if v in index}
-    hits = {h for h in hits if _one_edit(token, h)}
-    return next(iter(hits)) if len(hits) == 1 else None
 
 
 def _one_edit(a: str, b: str) -> bool:
@@ -166,13 +161,13 @@ def _whole_words(row: Row, tokens: list[Token], i: int, n: int) -> bool:
     return not rest or rest[0] in ":#°º.)" or last.text == "no"
 
 
-def find_labels(row: Row, *, fuzzy: bool = False) -> list[LabelHit]:
+def find_labels(row: Row, lexicon: Lexicon, *, fuzzy: bool = False) -> list[LabelHit]:
     """Non-overlapping label hits in a row, left to right, longest match first.
 
     With `fuzzy` (OCR text), words one edit away from a lexicon word count as that word.
     """
-    tokens = tokenize_row(row, fuzzy=fuzzy)
-    table, longest = lexicon(), _max_len()
+    tokens = tokenize_row(row, lexicon, fuzzy=fuzzy)
+    table, longest = lexicon.table, lexicon.longest
     # A label never spans a column gap: "MwSt. | Gesamt" are two headings, not "MwSt gesamt".
     segment_of = {id(w): i for i, seg in enumerate(row.segments) for w in seg.words}
     seg_ids = [segment_of.get(id(row.words[t.word]), -1) for t in tokens]

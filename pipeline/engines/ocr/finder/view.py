@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from ledgerlens.pipeline.engines.ocr.finder.lexicon import LabelHit, find_labels
+from ledgerlens.pipeline.engines.ocr.finder.lexicon import LabelHit, Lexicon, find_labels
 from ledgerlens.pipeline.normalize import fold
 from ledgerlens.pipeline.read.layout import PageLayout, Row, layout_page
 from ledgerlens.pipeline.types import FieldEvidence, Page, Word
@@ -58,6 +58,7 @@ class Candidate:
 @dataclass
 class DocView:
     pages: list[Page]
+    lexicon: Lexicon
 
     @cached_property
     def layouts(self) -> list[PageLayout]:
@@ -71,7 +72,7 @@ class DocView:
     def labels(self) -> dict[int, list[LabelHit]]:
         """Label hits per row, keyed by id(row); OCR'd pages tolerate one-letter slips."""
         ocr = {lay.page.index for lay in self.layouts if lay.page.text_source == "ocr"}
-        return {id(r): find_labels(r, fuzzy=r.page in ocr) for r in self.rows}
+        return {id(r): find_labels(r, self.lexicon, fuzzy=r.page in ocr) for r in self.rows}
 
     def hits(self, field_name: str) -> Iterator[LabelHit]:
         for r in self.rows:
