@@ -156,3 +156,18 @@ def test_the_pipeline_does_not_import_prefect(graph: dict[str, set[str]]) -> Non
         if m.startswith("ledgerlens.pipeline"):
             src = Path(find_spec(m).origin or "").read_text(encoding="utf-8")  # type: ignore[union-attr]
             assert "import prefect" not in src and "from prefect" not in src, m
+
+
+def test_the_readme_architecture_table_names_every_stage_folder() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Architecture") : readme.index("## Add a document type")]
+    pipeline = Path(find_spec("ledgerlens.pipeline").origin or "").parent  # type: ignore[union-attr]
+    for folder in sorted(p.name for p in pipeline.iterdir() if (p / "__init__.py").is_file()):
+        assert f"`pipeline/{folder}/`" in table, folder
+
+
+def test_every_stage_folder_says_its_stage() -> None:
+    pipeline = Path(find_spec("ledgerlens.pipeline").origin or "").parent  # type: ignore[union-attr]
+    for init in pipeline.glob("*/__init__.py"):
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+        assert doc and len(doc) > 40, f"{init.parent.name}/ has no docstring saying its stage"
