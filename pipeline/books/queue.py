@@ -60,11 +60,11 @@ class QueueFilter:
         )
 
     def query(self, **extra: Any) -> str:
-        """The URL query that gives this filter back (empty values left out)."""
+        """The URL query that gives this filter back, with `extra` keys set (or, empty, left out)."""
         names = {"doc_type": "type", "status": "status", "vendor": "vendor", "issue": "issue", "period": "period"}
-        pairs = {names[k]: v for k, v in asdict(self).items() if v}
-        pairs.update({k: v for k, v in extra.items() if v not in (None, "")})
-        return urlencode(pairs)
+        pairs: dict[str, Any] = {names[k]: v for k, v in asdict(self).items()}
+        pairs.update(extra)
+        return urlencode({k: v for k, v in pairs.items() if v not in (None, "")})
 
     def where(self, q: Select[Any], *, with_status: bool = True) -> Select[Any]:
         if self.doc_type:

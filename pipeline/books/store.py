@@ -291,6 +291,12 @@ class Store:
                 raise ConfigError(f"{key!r} matches {len(rows)} documents; use an id or a sha256")
             return _row_to_stored(rows[0]) if rows else None
 
+    def get_by_id(self, doc_id: int) -> StoredDocument | None:
+        """By row id only (never a file name or a sha256 prefix that happens to be digits)."""
+        with self.session() as s:
+            row = s.get(DocumentRow, doc_id)
+            return _row_to_stored(row) if row is not None else None
+
     def get_by_sha(self, sha256: str) -> StoredDocument | None:
         with self.session() as s:
             row = s.scalar(select(DocumentRow).where(DocumentRow.sha256 == sha256))
