@@ -136,6 +136,18 @@ def test_issue_codes_follow_every_write(store: Store) -> None:
     assert _ids(queue_page(store, QueueFilter(issue="duplicate_invoice"))) == []
 
 
+def test_the_duplicate_check_for_some_vendors_touches_only_theirs(store: Store) -> None:
+    same = {"invoice_number": "X", "date": "2026-10-03", "total_amount": "1.00"}
+    results = [_result(n, vendor=v) for n, v in enumerate(["Acme", "Acme", "Bolt", "Bolt"], start=1)]
+    for r in results:
+        r.data.update(same)
+    ids = _fill(store, results)
+    assert flag_duplicates(store, {"ACME GmbH"}) == 1  # Acme's second copy; Bolt's are not looked at
+    assert _ids(queue_page(store, QueueFilter(issue="duplicate_invoice"))) == [ids[1]]
+    assert flag_duplicates(store, {None, ""}) == 0
+    assert flag_duplicates(store) == 1 and len(_ids(queue_page(store, QueueFilter(issue="duplicate_invoice")))) == 2
+
+
 def test_each_save_counts_a_version(store: Store) -> None:
     doc_id = store.save(_result(1))
     assert store.get_by_id(doc_id).version == 1  # type: ignore[union-attr]

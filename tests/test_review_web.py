@@ -248,6 +248,9 @@ def test_correct_and_approve_stores_audits_and_keeps_an_example(books: dict[str,
     ]
     label = json.loads((books["ws"].root / "examples" / "inv 9.pdf.json").read_text(encoding="utf-8"))
     assert label["fields"]["total_amount"] == "119.00" and label["reviewed_by"] == "alice"
+    # The duplicate check ran for the vendor: the later copy of INV-9 from Acme is flagged.
+    later = books["store"].get_by_id(books["ids"]["outside"])
+    assert "duplicate_invoice" in [i.code for i in later.result.issues] and later.result.status is Status.NEEDS_REVIEW
 
 
 def test_approving_with_nothing_changed_is_recorded(books: dict[str, Any]) -> None:

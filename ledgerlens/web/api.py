@@ -135,9 +135,10 @@ def _save(request: Request, edit: Edit) -> JSONResponse:
         return JSONResponse(_conflict(ctx, report.conflicts[0], edit), status_code=409)
     if report.refused:
         return JSONResponse({"error": f"not approved: {report.refused[0][1]}", "refused": True}, status_code=422)
-    if report.documents:
-        flag_duplicates(ctx.store)  # a corrected vendor, number or total may make or break a duplicate
     now = ctx.store.get_by_id(stored.id) or stored
+    if report.documents:  # a corrected vendor, number or total may make or break a duplicate
+        flag_duplicates(ctx.store, {stored.result.data.get("vendor_name"), now.result.data.get("vendor_name")})
+        now = ctx.store.get_by_id(stored.id) or now
     return JSONResponse(
         {
             "saved": bool(report.documents),

@@ -15,7 +15,7 @@ indexes, then fill them in), on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -302,12 +302,15 @@ class Store:
             row = s.scalar(select(DocumentRow).where(DocumentRow.sha256 == sha256))
             return _row_to_stored(row) if row else None
 
-    def all(self, doc_type: str | None = None) -> list[StoredDocument]:
-        """Every document in a stable order (id), optionally of one type."""
+    def all(self, doc_type: str | None = None, vendor_keys: Collection[str] | None = None) -> list[StoredDocument]:
+        """Every document in a stable order (id), optionally of one type, or of some vendors
+        (`normalize.vendor_key` of their vendor's name: an indexed column)."""
         with self.session() as s:
             q = select(DocumentRow).order_by(DocumentRow.id)
             if doc_type is not None:
                 q = q.where(DocumentRow.doc_type == doc_type)
+            if vendor_keys is not None:
+                q = q.where(DocumentRow.vendor_key.in_(sorted(vendor_keys)))
             return [_row_to_stored(r) for r in s.scalars(q)]
 
     def close(self) -> None:
