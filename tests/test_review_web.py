@@ -231,6 +231,19 @@ def test_check_works_corrections_out_without_storing_them(books: dict[str, Any])
     assert books["store"].get_by_id(doc_id).version == 1 and audit_trail(books["store"]) == []
 
 
+def test_a_row_the_reviewer_adds_is_checked_with_the_rest(books: dict[str, Any]) -> None:
+    """invoice_es.pdf has five line items; a sixth (a missed line) joins them and the sums are redone."""
+    client = _client(books)
+    doc_id = books["ids"]["es"]
+    version = books["store"].get_by_id(doc_id).version
+    row = {"line_items[5].description": "Cable", "line_items[5].quantity": "1", "line_items[5].amount": "10,00"}
+    body = _post(client, doc_id, "check", {"version": version, "changes": row}, _csrf(client)).json()
+    assert body["rejected"] == [] and body["values"]["line_items[5].amount"] == "10.00"
+    assert "line_sum_mismatch" in [i["code"] for i in body["issues"]]  # the lines no longer add up to the net
+    gap = _post(client, doc_id, "check", {"version": version, "changes": {"line_items[7].amount": "1"}}, _csrf(client))
+    assert "not a field" in gap.json()["rejected"][0]["reason"]  # rows are added one after the other
+
+
 def test_correct_and_approve_stores_audits_and_keeps_an_example(books: dict[str, Any]) -> None:
     client = _client(books)
     token = _csrf(client)

@@ -26,7 +26,8 @@ from ledgerlens.pipeline.books.review import Conflict, Correction, apply_correct
 from ledgerlens.pipeline.export.columns import value_at
 from ledgerlens.pipeline.types import Issue
 
-from .views import context, stored_document
+from .context import context
+from .views import stored_document
 
 MAX_BODY = 1_000_000
 MAX_VALUE = 2_000

@@ -14,9 +14,7 @@ Routes (documents are named by their store id only; no path ever comes from the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib.resources import files
-from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.applications import Starlette
@@ -26,26 +24,12 @@ from starlette.staticfiles import StaticFiles
 
 from ledgerlens.pipeline.books.store import Store
 from ledgerlens.pipeline.config import Config
-from ledgerlens.pipeline.doctypes.schemas import DocumentSchema, load_schemas
+from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.intake.workspace import Workspace
 
 from . import api, views
+from .context import ReviewContext
 from .security import Access, Guard
-
-
-@dataclass
-class ReviewContext:
-    """What every request shares: the workspace, its configuration, store and schemas."""
-
-    workspace: Workspace
-    config: Config
-    store: Store
-    schemas: dict[str, DocumentSchema]
-    templates: Environment
-
-    @property
-    def root(self) -> Path:
-        return self.workspace.root
 
 
 def templates() -> Environment:

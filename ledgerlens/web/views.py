@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -16,16 +16,10 @@ from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.types import Status
 
+from .context import context
 from .document import build_view
 
-if TYPE_CHECKING:
-    from .app import ReviewContext
-
 STATUSES = [str(s) for s in (Status.NEEDS_REVIEW, Status.FAILED, Status.OK)]
-
-
-def context(request: Request) -> ReviewContext:
-    return request.app.state.review  # type: ignore[no-any-return]
 
 
 def render(request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:

@@ -90,11 +90,13 @@ def _set(data: dict[str, Any], path: str, value: Any) -> bool:
             node = node.setdefault(key, {} if tokens[n + 1][0] else [])
         else:
             i = int(index)
-            if not isinstance(node, list) or i >= len(node):
+            if not isinstance(node, list) or i > len(node) or (i == len(node) and last):
                 return False
             if last:
                 node[i] = value
                 return True
+            if i == len(node):  # one past the last row: a row the reviewer adds (a missed line item)
+                node.append({})
             node = node[i]
     return False
 

@@ -200,7 +200,7 @@ def _migrate(engine: Engine) -> None:
             if name not in {c["name"] for c in inspect(engine).get_columns(DocumentRow.__tablename__)}:
                 raise
     with engine.begin() as conn:
-        for index in DocumentRow.__table__.indexes:
+        for index in Base.metadata.tables[DocumentRow.__tablename__].indexes:
             conn.execute(CreateIndex(index, if_not_exists=True))
     _backfill(engine)
 
