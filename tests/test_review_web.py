@@ -111,6 +111,26 @@ def test_the_document_page_has_a_box_per_value_and_escapes_text(books: dict[str,
     assert XSS not in xss and 'value="&lt;img src=x onerror=alert(1)&gt;"' in xss
 
 
+def test_an_e_invoice_read_from_its_xml_says_why_it_has_no_boxes(books: dict[str, Any]) -> None:
+    ws, store = books["ws"], books["store"]
+    printed = {
+        "invoice_number": "2025/F0871",
+        "net_amount": "1109.27",
+        "tax_amount": "232.95",
+        "total_amount": "1342.22",
+    }
+    result = _synthetic(ws, 12, printed, "done/invoice_es.pdf")  # values the page prints, but read from XML
+    xml = {"confidence": 1.0, "page": None, "bbox": None, "source": "xml:factur-x.xml", "text": ""}
+    result.provenance = {"einvoice": {"attachment": "factur-x.xml"}, "fields": dict.fromkeys(result.data, xml)}
+    doc_id = store.save(result)
+    client = _client(books)
+    page = client.get(f"/documents/{doc_id}").text
+    assert "read from its embedded XML (factur-x.xml)" in page and 'class="box"' not in page
+    assert "xml:factur-x.xml" in page  # beside each field: where its value came from
+    words = client.get(f"/documents/{doc_id}/words.json").json()
+    assert words["pages"][0]["words"] and words["boxes"] == []  # the page was read; nothing is pointed at
+
+
 def test_words_and_the_boxes_found_in_them_are_read_once(books: dict[str, Any]) -> None:
     client = _client(books)
     doc_id = books["ids"]["es"]

@@ -167,9 +167,12 @@ def located_boxes(
     """Boxes for the values not in `skip` (those the engine's evidence already places), from the words."""
     index = WordIndex(pages)
     out: list[Box] = []
+    evidence = result.provenance.get("fields") or {}
     for name, value in result.data.items():
         if name in skip or name in TABLES or not isinstance(value, str) or not value:
             continue
+        if str((evidence.get(name) or {}).get("source", "")).startswith("xml:"):
+            continue  # an e-invoice value from its XML that the page did not show: no place to point at
         span = index.find(kinds.get(name, "text"), value)
         if span is not None:
             out.append(Box(name, span.page, index.box(span), "page"))
