@@ -70,11 +70,15 @@ def document(request: Request) -> HTMLResponse:
         doc=stored,
         r=stored.result,
         flt=flt,
-        next_url=f"/documents/{after}?{flt.query()}" if after else "",
-        queue_url=f"/?{flt.query()}",
+        next_url=_with_query(f"/documents/{after}", flt.query()) if after else "",
+        queue_url=_with_query("/", flt.query()),
         reviewable=schema is not None and stored.result.status is not Status.FAILED,
         error_hint=str((stored.result.provenance.get("error") or {}).get("hint") or ""),
     )
+
+
+def _with_query(path: str, query: str) -> str:
+    return f"{path}?{query}" if query else path
 
 
 def page_image(request: Request) -> Response:
