@@ -134,6 +134,10 @@ def _printed_words(pdf: Path, text: str) -> tuple[tuple[float, float], list[tupl
     return (float(size[1]), float(size[2])), boxes  # type: ignore[return-value]
 
 
+def _holds(box: dict[str, float], x: float, y: float) -> bool:
+    return box["x"] <= x <= box["x"] + box["width"] and box["y"] <= y <= box["y"] + box["height"]
+
+
 def _open_document(page: Any, url: str) -> None:
     page.goto(url)
     page.wait_for_selector("#doc[data-ready='yes']")
@@ -163,10 +167,7 @@ def test_correct_the_misread_total_and_approve(books: dict[str, Any], page: Any)
         (image["x"] + x0 * scale_x, image["y"] + y0 * scale_y, image["x"] + x1 * scale_x, image["y"] + y1 * scale_y)
         for x0, y0, x1, y1 in printed
     ]
-    inside = [
-        w for w in on_screen
-        if box["x"] <= (w[0] + w[2]) / 2 <= box["x"] + box["width"] and box["y"] <= (w[1] + w[3]) / 2 <= box["y"] + box["height"]
-    ]  # fmt: skip
+    inside = [w for w in on_screen if _holds(box, (w[0] + w[2]) / 2, (w[1] + w[3]) / 2)]
     assert len(inside) == 1, (box, on_screen)
     word = inside[0]
     assert box["width"] < 3 * (word[2] - word[0]) and box["height"] < 3 * (word[3] - word[1])  # around it, not the page

@@ -317,6 +317,19 @@ def test_an_approval_is_refused_while_an_error_remains(books: dict[str, Any]) ->
     assert [r.action for r in audit_trail(books["store"])] == ["accepted", "approved"]
 
 
+def test_a_possible_duplicate_is_not_approved_unseen(books: dict[str, Any]) -> None:
+    """The later copy of INV-9 from Acme: approving it needs its duplicate finding accepted."""
+    client = _client(books)
+    token = _csrf(client)
+    first = _post(client, books["ids"]["mismatch"], "save", {"version": 1, "changes": {"total_amount": "119"}}, token)
+    assert first.status_code == 200  # the save runs the duplicate check for Acme: the later copy is flagged
+    later = books["ids"]["outside"]
+    refused = _post(client, later, "save", {"version": 1, "approve": True}, token)
+    assert refused.status_code == 422 and "possible duplicate of document" in refused.json()["error"]
+    body = {"version": 1, "approve": True, "accept": ["invoice_number"]}
+    assert _post(client, later, "save", body, token).json()["approved"] is True
+
+
 def test_a_value_that_does_not_read_stores_nothing(books: dict[str, Any]) -> None:
     client = _client(books)
     doc_id = books["ids"]["mismatch"]

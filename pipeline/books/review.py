@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ledgerlens.pipeline.books.audit import AuditRow, ensure_tables
+from ledgerlens.pipeline.books.duplicates import CODE as DUPLICATE
 from ledgerlens.pipeline.books.store import DocumentRow, Store, StoredDocument
 from ledgerlens.pipeline.check.parse import parse_output
 from ledgerlens.pipeline.check.validate import validate
@@ -202,7 +203,10 @@ def revise(
     rev = _apply_document(stored, rows, schema)
     accepted = {c.field for c in rev.accepted if c.field}
     issues = [i for i in validate(rev.data, r.doc_type, schema) if i.field not in accepted]
-    issues += [i for i in r.issues if i.stage not in ("validate", "parse") and not _touched(i, rev.data, accepted, r)]
+    # Findings validation does not redo stay unless their field was changed or accepted; among them
+    # the duplicate check's, which needs the whole store (`flag_duplicates` redoes it after a save).
+    kept = [i for i in r.issues if i.stage not in ("validate", "parse") or i.code == DUPLICATE]
+    issues += [i for i in kept if not _touched(i, rev.data, accepted, r)]
     rev.issues = issues
     rev.confidence = dict(r.confidence)
     rev.confidence.update({c.field: 1.0 for c in rev.applied if c.field and c.field in rev.confidence})
