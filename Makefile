@@ -10,7 +10,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 DEMO := build/demo
 
-.PHONY: install apt apt-test venv demo test test-fast lint ui eval eval-dev bench bench-vlm bench-scale clean
+.PHONY: install apt apt-test venv demo test test-fast lint ui eval eval-dev bench bench-vlm bench-scale bench-review clean
 
 install: apt venv
 
@@ -26,7 +26,7 @@ $(STAMPS)/apt:
 	fi
 	@mkdir -p $(STAMPS) && touch $@
 
-# Headless Chromium for the browser tests (tests/test_browser.py) and a PostgreSQL server for the
+# Headless Chromium for the browser tests (tests/test_browser.py, tests/test_review_browser.py) and a PostgreSQL server for the
 # scale-out tests (tests/test_postgres.py starts its own cluster in a temporary folder); ledgerlens
 # itself needs neither.
 TEST_APT_PACKAGES := chromium postgresql
@@ -60,6 +60,9 @@ demo: install
 	$(LL) process $(DEMO)/intake
 	$(LL) export --to csv --workspace $(DEMO)
 	$(LL) export --to xlsx --workspace $(DEMO)
+	@echo
+	@echo "Review the documents in the browser (page images, a box on each value, fix and approve):"
+	@echo "  $(LL) review serve $(DEMO)      # then open http://127.0.0.1:8765/"
 
 test: install apt-test
 	$(PY) -m pytest
@@ -99,6 +102,10 @@ bench-vlm: install
 # and the openai engine against the test model server at 1/4/16 concurrent requests. A few minutes.
 bench-scale: install
 	$(PY) benchmarks/bench_scale.py --out build/bench-scale.json
+
+# The review screen's queue and document page on a store of 10,000 synthetic documents (timings).
+bench-review: install
+	$(PY) benchmarks/bench_review.py --out build/bench-review.json
 
 clean:
 	rm -rf $(VENV) $(STAMPS) build .pytest_cache

@@ -29,7 +29,8 @@ def _cell(value: Any) -> str:
     return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
 
 
-def document_markdown(outcome: Outcome, stored: StoredDocument | None) -> str:
+def document_markdown(outcome: Outcome, stored: StoredDocument | None, review_url: str | None = None) -> str:
+    """The card; `review_url` (the document in `ledgerlens review serve`) is linked under its title."""
     head = f"# {_cell(outcome.name)}\n\n**{outcome.state}**"
     if outcome.status and outcome.state == "done":
         head += f" ({outcome.status})"
@@ -41,6 +42,8 @@ def document_markdown(outcome: Outcome, stored: StoredDocument | None) -> str:
         return "\n".join(lines) + "\n"
     r = stored.result
     lines += [f"Document {stored.id} · {r.doc_type} · {r.page_count} page(s) · sha256 `{r.sha256[:16]}…`", ""]
+    if review_url:
+        lines += [f"[Open in the review screen]({review_url})", ""]
     if outcome.state != "duplicate":
         lines += _fields(r.data, r.confidence) + _issues(r.issues)
     return "\n".join(lines) + "\n"

@@ -95,8 +95,9 @@ def process_document(
     if outcome.state == RETRY:
         raise TransientFailure(f"{outcome.name}: {outcome.reason} (try {outcome.tries} of {max_tries})")
     stored = w.store.get(str(outcome.document_id)) if outcome.document_id is not None else None
+    review_url = config.review.document_url(stored.id) if stored is not None else None
     create_markdown_artifact(
-        document_markdown(outcome, stored), key=artifact_key(outcome, stored), description=outcome.name
+        document_markdown(outcome, stored, review_url), key=artifact_key(outcome, stored), description=outcome.name
     )
     message = f"{outcome.name}: {outcome.reason if outcome.reason else outcome.status}"
     return Failed(message=message) if outcome.failed else Completed(message=message)

@@ -2,7 +2,8 @@
 
 Three kinds of setting are kept apart: what to run (`engine`: name, model spec), how the pipeline
 treats documents (`pipeline`: DPI, limits, OCR languages, review threshold) and where results go
-(`store`, `export`). Unknown keys are errors: a typo must not be silently ignored.
+(`store`, `export`, and the review screen's address, `review`). Unknown keys are errors: a typo
+must not be silently ignored.
 """
 
 from __future__ import annotations
@@ -84,12 +85,41 @@ class ExportConfig:
     csv_dir: str = "exports/csv"
 
 
+_WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    """Where `ledgerlens review serve` listens, and so where the workbook, `show` and the Prefect
+    artifacts link to. Loopback by default: any other host needs a token (checked by `serve`)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"review.port must be between 1 and 65535, got {self.port}")
+        if not self.host or any(c in self.host for c in " /?#@"):
+            raise ConfigError(f"review.host must be a host name or an IP address, got {self.host!r}")
+
+    @property
+    def base_url(self) -> str:
+        """The screen's address; a wildcard bind address (0.0.0.0, ::) is linked as localhost."""
+        host = "localhost" if self.host in _WILDCARD_HOSTS else self.host
+        host = f"[{host}]" if ":" in host else host  # an IPv6 literal
+        return f"http://{host}:{self.port}"
+
+    def document_url(self, doc_id: int) -> str:
+        return f"{self.base_url}/documents/{int(doc_id)}"
+
+
 @dataclass(frozen=True)
 class Config:
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)
     engine: EngineConfig = field(default_factory=EngineConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """The TOML tables as plain data (a served Prefect flow takes it as a JSON parameter);
@@ -135,6 +165,7 @@ SECTIONS: dict[str, type] = {
     "engine": EngineConfig,
     "store": StoreConfig,
     "export": ExportConfig,
+    "review": ReviewConfig,
 }
 
 
@@ -194,4 +225,8 @@ url = ""                                    # empty: sqlite:///<workspace>/ledge
 [export]
 xlsx = "exports/ledger.xlsx"
 csv_dir = "exports/csv"
+
+[review]
+host = "127.0.0.1"                          # `ledgerlens review serve` listens here; links point here
+port = 8765                                 # (another host than loopback needs --token)
 """

@@ -1,4 +1,5 @@
-"""`ledgerlens review import exports/ledger.xlsx`: the Review sheet's corrections into the store."""
+"""`ledgerlens review import exports/ledger.xlsx`: the Review sheet's corrections into the store;
+`ledgerlens review serve [WORKSPACE]`: the review screen in the browser (`ledgerlens/web/`)."""
 
 from __future__ import annotations
 
@@ -19,13 +20,14 @@ def cmd_review_import(args: argparse.Namespace) -> int:
 
     path = Path(args.workbook)
     ws = workspace(args.workspace or str(path.resolve().parent))
-    user = args.user or os.environ.get("LEDGERLENS_USER") or getpass.getuser()
+    user = _reviewer(args)
     corrections = read_corrections(path)
     store = open_store(ws)
     try:
         schemas = load_schemas(ws.schemas_dir)
         report = apply_corrections(store, corrections, schemas, user=user, workspace_root=ws.root, source=str(path))
-        flag_duplicates(store, checked_numbers(schemas))  # a corrected vendor, number or total may make or break a duplicate
+        # A corrected vendor, number or total may make or break a duplicate.
+        flag_duplicates(store, checked_numbers(schemas))
     finally:
         store.close()
     con = console()
@@ -40,6 +42,42 @@ def cmd_review_import(args: argparse.Namespace) -> int:
     return 1 if report.rejected else 0
 
 
+def _reviewer(args: argparse.Namespace) -> str:
+    return args.user or os.environ.get("LEDGERLENS_USER") or getpass.getuser()
+
+
+def cmd_review_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import uvicorn
+
+    from ledgerlens.web.app import create_app
+    from ledgerlens.web.security import Access
+
+    ws = workspace(args.workspace)
+    config = ws.config()
+    host = args.host or config.review.host
+    port = config.review.port if args.port is None else args.port
+    access = Access.build(host, _reviewer(args), args.token, Path(args.users) if args.users else None)
+    app = create_app(ws, config, access)
+    token = f"?token={args.token}" if args.token else ""
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # bound: print the address that answers (port 0 picks a free one)
+                bound = self.servers[0].sockets[0].getsockname()[1] if self.servers else port
+                shown = f"[{host}]" if ":" in host else host
+                print(f"Review screen for {ws.root}: http://{shown}:{bound}/{token}", flush=True)
+                if args.users:
+                    print("Each reviewer opens it with ?token=<their token from the users file>.", flush=True)
+                print("Press Ctrl+C to stop.", flush=True)
+
+    server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"))
+    asyncio.run(server.serve())
+    return 0 if server.started else 1
+
+
 def register(sub: Any) -> None:
     s = sub.add_parser("review", help="bring the accountant's corrections from the review workbook into the store")
     actions = s.add_subparsers(dest="review_action", required=True)
@@ -48,3 +86,11 @@ def register(sub: Any) -> None:
     imp.add_argument("--workspace", help="workspace folder (default: the one holding the workbook)")
     imp.add_argument("--user", help="who reviewed (default: $LEDGERLENS_USER or the login name)")
     imp.set_defaults(func=cmd_review_import)
+    srv = actions.add_parser("serve", help="the review screen: page images with a box on each value, fix and approve")
+    srv.add_argument("workspace", nargs="?", help="workspace folder (default: the one holding the current folder)")
+    srv.add_argument("--host", help="address to listen on (default: [review] host, 127.0.0.1)")
+    srv.add_argument("--port", type=int, help="port (default: [review] port, 8765; 0: any free port)")
+    srv.add_argument("--token", help="every request must carry this token (required on a host other than loopback)")
+    srv.add_argument("--users", help='a TOML file with [users] name = "token" lines: each token names its reviewer')
+    srv.add_argument("--user", help="who reviews (default: $LEDGERLENS_USER or the login name)")
+    srv.set_defaults(func=cmd_review_serve)

@@ -21,11 +21,13 @@ def cmd_show(args: argparse.Namespace) -> int:
         con.print(f"No document matches {args.key!r} (use an id, a sha256 prefix or a file name).")
         return 1
     r = stored.result
+    review_url = ws.config().review.document_url(stored.id)
     if args.json:
-        print(json.dumps(_as_json(stored), indent=2, ensure_ascii=False))
+        print(json.dumps({**_as_json(stored), "review_url": review_url}, indent=2, ensure_ascii=False))
         return 0
     con.print(f"[bold]{r.source_name}[/bold]  id {stored.id}  {r.doc_type}  [bold]{r.status}[/bold]")
     con.print(f"sha256 {r.sha256}  {r.media_type}, {r.page_count} page(s)  file: {r.source_path}")
+    con.print(f"Review: {review_url}  (ledgerlens review serve)", markup=False, soft_wrap=True)
     fields = r.provenance.get("fields", {})
     from rich.table import Table
 

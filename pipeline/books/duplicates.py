@@ -12,6 +12,7 @@ It runs before every export and review import; a processing step with the store 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,9 +82,18 @@ def duplicate_issues(docs: list[StoredDocument], numbers: dict[str, str] | None 
     return out
 
 
-def flag_duplicates(store: Store, numbers: dict[str, str] | None = None) -> int:
-    """Bring every stored document's duplicate issue up to date; returns how many rows changed."""
-    docs = store.all()
+def flag_duplicates(
+    store: Store, numbers: dict[str, str] | None = None, vendors: Collection[str | None] | None = None
+) -> int:
+    """Bring every stored document's duplicate issue up to date; returns how many rows changed.
+
+    `numbers`: the number field per document type (`checked_numbers`; default the packaged types).
+    `vendors` (names as printed): only the documents of these vendors, which are all a change to
+    one document can affect (duplicates share a vendor); what the review screen does after a save."""
+    keys = None if vendors is None else {vendor_key(v or "") for v in vendors} - {""}
+    if keys is not None and not keys:
+        return 0
+    docs = store.all(vendor_keys=keys)
     wanted = duplicate_issues(docs, numbers)
     changed = 0
     now = datetime.now(UTC)

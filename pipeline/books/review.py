@@ -13,6 +13,10 @@ confidence (1.0 for what a person typed) and status are updated; every change is
 the audit trail with who and when; and the document is kept as a labelled example under
 `examples/`: a copy of its file plus `<file>.json` with the corrected fields, the layout
 `ledgerlens eval` reads.
+
+A reviewer may also approve a document as a whole (the review screen's Approve): see
+`apply_corrections`. Saves are checked against the document's version, so two reviewers of one
+document never overwrite each other: the later save is refused and sees the other's change.
 """
 
 from __future__ import annotations
@@ -21,18 +25,20 @@ import copy
 import json
 import re
 import shutil
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ledgerlens.pipeline.books.audit import AuditRow, record_changes
+from ledgerlens.pipeline.books.audit import AuditRow, ensure_tables
+from ledgerlens.pipeline.books.duplicates import CODE as DUPLICATE
 from ledgerlens.pipeline.books.store import DocumentRow, Store, StoredDocument
 from ledgerlens.pipeline.check.parse import parse_output
 from ledgerlens.pipeline.check.validate import validate
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
-from ledgerlens.pipeline.types import Issue, status_of
-from sqlalchemy import select
+from ledgerlens.pipeline.types import Issue, Severity, Status, status_of
+from sqlalchemy import select, update
 
 EXAMPLES = "examples"
 REVIEW_CHOICES = ("open", "accepted", "corrected")  # a reviewer's verdict on a flagged field
@@ -49,6 +55,15 @@ class Correction:
 
 
 @dataclass
+class Conflict:
+    """A save refused because the document changed since the reviewer opened it."""
+
+    doc_id: int
+    expected: int  # the version the reviewer started from
+    current: StoredDocument  # the document as it is now
+
+
+@dataclass
 class ImportReport:
     applied: list[Correction] = field(default_factory=list)
     accepted: list[Correction] = field(default_factory=list)
@@ -56,6 +71,9 @@ class ImportReport:
     unchanged: list[Correction] = field(default_factory=list)
     documents: list[int] = field(default_factory=list)  # ids of the documents updated
     examples: list[Path] = field(default_factory=list)
+    approved: list[int] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)  # approvals refused, and why
+    conflicts: list[Conflict] = field(default_factory=list)
 
 
 def _set(data: dict[str, Any], path: str, value: Any) -> bool:
@@ -73,11 +91,13 @@ def _set(data: dict[str, Any], path: str, value: Any) -> bool:
             node = node.setdefault(key, {} if tokens[n + 1][0] else [])
         else:
             i = int(index)
-            if not isinstance(node, list) or i >= len(node):
+            if not isinstance(node, list) or i > len(node) or (i == len(node) and last):
                 return False
             if last:
                 node[i] = value
                 return True
+            if i == len(node):  # one past the last row: a row the reviewer adds (a missed line item)
+                node.append({})
             node = node[i]
     return False
 
@@ -100,42 +120,103 @@ def apply_corrections(
     workspace_root: Path,
     source: str,
     now: datetime | None = None,
+    approve: Collection[int] = (),
+    versions: Mapping[int, int] | None = None,
 ) -> ImportReport:
+    """Every review surface's way into the store (the workbook's import, the review screen).
+
+    `approve`: ids of documents a person approves as a whole, with or without corrections: their
+    remaining warnings (low confidence, missing fields) are taken as seen, each field's confidence
+    becomes 1.0 and the status ok. An approval is refused, and nothing of that document stored,
+    while an error (a failed check) remains on a field that was not corrected or accepted.
+    `versions`: the version of each document the reviewer started from; a document whose version
+    moved on since (another reviewer, processing again) is not touched and comes back as a conflict.
+    """
     now = now or datetime.now(UTC)
     report = ImportReport()
-    by_doc: dict[int, list[Correction]] = {}
+    by_doc: dict[int, list[Correction]] = {doc_id: [] for doc_id in approve}
     for c in corrections:
         by_doc.setdefault(c.doc_id, []).append(c)
     for doc_id, rows in sorted(by_doc.items()):
         stored = store.get(str(doc_id))
-        if stored is None:
-            report.rejected += [(c, f"no document {doc_id} in the store") for c in rows]
+        expected = versions.get(doc_id) if versions else None
+        if stored is None or (schema := schemas.get(stored.result.doc_type)) is None:
+            why = f"no document {doc_id} in the store" if stored is None else (
+                f"document type {stored.result.doc_type!r} has no schema")  # fmt: skip
+            report.rejected += [(c, why) for c in rows]
+            report.refused += [(doc_id, why)] if doc_id in approve else []
             continue
-        schema = schemas.get(stored.result.doc_type)
-        if schema is None:
-            report.rejected += [(c, f"document type {stored.result.doc_type!r} has no schema") for c in rows]
+        if expected is not None and stored.version != expected:
+            report.conflicts.append(Conflict(doc_id, expected, stored))
             continue
-        changes = _apply_document(stored, rows, schema, report)
-        if not changes:
+        rev = revise(stored, rows, schema, approve=doc_id in approve)
+        report.rejected += rev.rejected
+        report.unchanged += rev.unchanged
+        if rev.blocking:
+            report.refused.append((doc_id, "; ".join(i.message for i in rev.blocking)))
             continue
-        data, accepted, audit = changes
-        r = stored.result
-        issues = [i for i in validate(data, r.doc_type, schema) if i.field not in accepted]
-        issues += [i for i in r.issues if i.stage not in ("validate", "parse") and not _touched(i, data, accepted, r)]
-        confidence = dict(r.confidence)
-        confidence.update({c.field: 1.0 for c in rows if c.field and c.field in confidence})
-        status = status_of(issues)
-        _save(store, doc_id, data, issues, confidence, status, user, now)
-        record_changes(
-            store,
-            (AuditRow(sha256=r.sha256, field=f, action=a, old_value=o, new_value=n, user=user, at=now,
-                      source=f"{source} row {row}") for f, a, o, n, row in audit),
-        )  # fmt: skip
+        if not rev.audit:
+            continue
+        audit = [
+            AuditRow(sha256=stored.result.sha256, field=f, action=a, old_value=o, new_value=n, user=user, at=now,
+                     source=f"{source} row {row}" if row else source)
+            for f, a, o, n, row in rev.audit
+        ]  # fmt: skip
+        if not _save(store, doc_id, expected, rev, audit, user, now):
+            report.conflicts.append(Conflict(doc_id, expected or 0, store.get(str(doc_id)) or stored))
+            continue
+        report.applied += rev.applied
+        report.accepted += rev.accepted
         report.documents.append(doc_id)
+        report.approved += [doc_id] if doc_id in approve else []
         example = keep_example(store.get(str(doc_id)), workspace_root, user, now)
         if example is not None:
             report.examples.append(example)
     return report
+
+
+@dataclass
+class Revision:
+    """One document's corrections worked out, nothing stored: what the review screen shows before
+    a save (`revise`), and what `apply_corrections` stores."""
+
+    data: dict[str, Any]
+    issues: list[Issue]
+    confidence: dict[str, float]
+    audit: list[tuple[str, str, Any, Any, int]]  # field, action, old, new, workbook row
+    applied: list[Correction] = field(default_factory=list)
+    accepted: list[Correction] = field(default_factory=list)
+    rejected: list[tuple[Correction, str]] = field(default_factory=list)
+    unchanged: list[Correction] = field(default_factory=list)
+    blocking: list[Issue] = field(default_factory=list)  # errors that hold back an approval
+
+    @property
+    def status(self) -> Status:
+        return status_of(self.issues)
+
+
+def revise(
+    stored: StoredDocument, rows: list[Correction], schema: DocumentSchema, *, approve: bool = False
+) -> Revision:
+    """The document with `rows` applied: values typed, schema and every cross-check run again."""
+    r = stored.result
+    rev = _apply_document(stored, rows, schema)
+    accepted = {c.field for c in rev.accepted if c.field}
+    issues = [i for i in validate(rev.data, r.doc_type, schema) if i.field not in accepted]
+    # Findings validation does not redo stay unless their field was changed or accepted; among them
+    # the duplicate check's, which needs the whole store (`flag_duplicates` redoes it after a save).
+    kept = [i for i in r.issues if i.stage not in ("validate", "parse") or i.code == DUPLICATE]
+    issues += [i for i in kept if not _touched(i, rev.data, accepted, r)]
+    rev.issues = issues
+    rev.confidence = dict(r.confidence)
+    rev.confidence.update({c.field: 1.0 for c in rev.applied if c.field and c.field in rev.confidence})
+    if approve:
+        rev.blocking = [i for i in issues if i.severity is not Severity.WARNING]
+        if not rev.blocking:  # the person saw every field and every warning, and vouches for them
+            rev.issues = []
+            rev.confidence = dict.fromkeys(rev.data, 1.0)
+            rev.audit.append(("status", "approved", str(r.status), str(Status.OK), 0))
+    return rev
 
 
 def _touched(issue: Issue, data: dict[str, Any], accepted: set[str], r: Any) -> bool:
@@ -143,65 +224,65 @@ def _touched(issue: Issue, data: dict[str, Any], accepted: set[str], r: Any) -> 
     return issue.field is not None and (issue.field in accepted or _get(data, issue.field) != _get(r.data, issue.field))
 
 
-def _apply_document(
-    stored: StoredDocument, rows: list[Correction], schema: DocumentSchema, report: ImportReport
-) -> tuple[dict[str, Any], set[str], list[tuple[str, str, Any, Any, int]]] | None:
+def _apply_document(stored: StoredDocument, rows: list[Correction], schema: DocumentSchema) -> Revision:
     data = copy.deepcopy(stored.result.data)
-    accepted: set[str] = set()
-    audit: list[tuple[str, str, Any, Any, int]] = []
+    rev = Revision(data, [], {}, [])
     for c in rows:
         if not c.field:
-            report.rejected.append((c, "the row names no field to correct"))
+            rev.rejected.append((c, "the row names no field to correct"))
             continue
         old = _get(data, c.field)
         if c.value is None:
             if c.status == "accepted":
-                accepted.add(c.field)
-                audit.append((c.field, "accepted", old, old, c.row))
-                report.accepted.append(c)
+                rev.audit.append((c.field, "accepted", old, old, c.row))
+                rev.accepted.append(c)
             continue
         if c.status not in ("corrected", "accepted") and c.status not in REVIEW_CHOICES:
-            report.rejected.append((c, f"review_status {c.status!r} is not one of {', '.join(REVIEW_CHOICES)}"))
+            rev.rejected.append((c, f"review_status {c.status!r} is not one of {', '.join(REVIEW_CHOICES)}"))
             continue
         trial = copy.deepcopy(data)
         if not _set(trial, c.field, c.value):
-            report.rejected.append((c, f"{c.field} is not a field of this document"))
+            rev.rejected.append((c, f"{c.field} is not a field of this document"))
             continue
         parsed, issues = parse_output(trial, schema)
         problems = [i.message for i in issues if i.field == c.field or (i.field or "").startswith(c.field)]
         problems += [m for p, m in schema.errors(parsed) if p.removeprefix("$.") == c.field]
         new = _get(parsed, c.field)
         if problems or new is None:
-            report.rejected.append((c, "; ".join(problems) or f"{c.value!r} is not a value for {c.field}"))
+            rev.rejected.append((c, "; ".join(problems) or f"{c.value!r} is not a value for {c.field}"))
             continue
         if new == old:
-            report.unchanged.append(c)
+            rev.unchanged.append(c)
             continue
-        data = parsed
-        audit.append((c.field, "corrected", old, new, c.row))
-        report.applied.append(c)
-    return (data, accepted, audit) if audit else None
+        data = rev.data = parsed
+        rev.audit.append((c.field, "corrected", old, new, c.row))
+        rev.applied.append(c)
+    return rev
 
 
 def _save(
-    store: Store,
-    doc_id: int,
-    data: dict[str, Any],
-    issues: list[Issue],
-    confidence: dict[str, float],
-    status: Any,
-    user: str,
-    now: datetime,
-) -> None:
+    store: Store, doc_id: int, expected: int | None, rev: Revision, audit: list[AuditRow], user: str, now: datetime
+) -> bool:
+    """Store the revision and its audit rows in one transaction; False when the document's version
+    is no longer `expected`. The version is bumped first, by a conditional UPDATE: that takes the
+    row's write lock (SQLite: the database's), so no other writer comes between check and write."""
+    ensure_tables(store)
     with store.session() as s:
-        row = s.scalar(select(DocumentRow).where(DocumentRow.id == doc_id))
+        bump = update(DocumentRow).where(DocumentRow.id == doc_id).values(version=DocumentRow.version + 1)
+        if expected is not None:
+            bump = bump.where(DocumentRow.version == expected)
+        if s.execute(bump.execution_options(synchronize_session=False)).rowcount != 1:
+            return False
+        row = s.scalar(select(DocumentRow).where(DocumentRow.id == doc_id).execution_options(populate_existing=True))
         assert row is not None
-        row.data = json.loads(json.dumps(data))
-        row.issues = [i.to_dict() for i in issues]
-        row.confidence = confidence
-        row.status = str(status)
+        row.data = json.loads(json.dumps(rev.data))
+        row.issues = [i.to_dict() for i in rev.issues]
+        row.confidence = rev.confidence
+        row.status = str(rev.status)
         row.provenance = {**row.provenance, "review": {"by": user, "at": now.isoformat(timespec="seconds")}}
         row.updated_at = now
+        s.add_all(audit)
+    return True
 
 
 def keep_example(stored: StoredDocument | None, workspace_root: Path, user: str, now: datetime) -> Path | None:

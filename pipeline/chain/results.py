@@ -18,7 +18,18 @@ def provenance(
 ) -> dict[str, Any]:
     prov: dict[str, Any] = {"ledgerlens": __version__, "engine": engine, "dpi": dpi}
     if doc is not None:
-        prov["pages"] = [{"page": p.index + 1, "text_source": p.text_source, "words": len(p.words)} for p in doc.pages]
+        # Width and height in the unit of the page's boxes (points for a text layer, pixels for OCR):
+        # the review screen places each field's box on the page image by these.
+        prov["pages"] = [
+            {
+                "page": p.index + 1,
+                "text_source": p.text_source,
+                "words": len(p.words),
+                "width": round(p.width, 2),
+                "height": round(p.height, 2),
+            }
+            for p in doc.pages
+        ]
     if cls is not None:
         prov["classification"] = {"doc_type": cls.doc_type, "confidence": cls.confidence, "scores": cls.scores}
     return prov

@@ -21,6 +21,7 @@ from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from ledgerlens.pipeline.books.review import REVIEW_CHOICES
 from ledgerlens.pipeline.books.store import StoredDocument
+from ledgerlens.pipeline.config import ReviewConfig
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.export.accounts import AccountMap
 from ledgerlens.pipeline.export.columns import (
@@ -77,11 +78,13 @@ def export_xlsx(
     workspace_root: Path | None = None,
     review_confidence: float = 0.5,
     accounts: AccountMap | None = None,
+    review: ReviewConfig | None = None,
 ) -> Path:
     """Write the review workbook for `docs` (rows in the order given) to `path`; returns `path`.
 
     With `accounts`, invoices and receipts whose vendor has no account get a Review row too
-    (their expenses go to the suspense account in the accounting exports)."""
+    (their expenses go to the suspense account in the accounting exports). With `review`, each
+    Review row's id links to the document in the review screen (`ledgerlens review serve`)."""
     if not 0.0 <= review_confidence <= 1.0:
         raise ConfigError(f"review_confidence must be between 0 and 1, got {review_confidence}")
     layout = load_layout(workspace_root)
@@ -97,6 +100,8 @@ def export_xlsx(
     for table in tables:
         _write_table(wb.create_sheet(table.title), table, link_of)
     _finish_review(wb["Review"], len(tables[-1].rows), review_confidence)
+    if review is not None:
+        _link_review(wb["Review"], tables[-1], review)
     stamp = _stamp(docs)
     wb.properties.creator = "ledgerlens"
     wb.properties.created = wb.properties.modified = stamp
@@ -265,6 +270,15 @@ def _finish_review(ws: Worksheet, n_rows: int, threshold: float) -> None:
 # --- links, properties, bytes ----------------------------------------------------------------
 
 
+def _link_review(ws: Worksheet, table: Table, review: ReviewConfig) -> None:
+    """The id of each Review row opens its document in the review screen (page image, boxes, form)."""
+    column = [c.name for c in table.columns].index("id") + 1
+    for i, row in enumerate(table.rows, 2):
+        cell = ws.cell(i, column)
+        cell.hyperlink = review.document_url(row.doc.id)
+        cell.font = LINK_FONT
+
+
 def link_target(source_path: str | None, book_dir: Path, workspace_root: Path | None) -> str | None:
     """A relative link when the file and the workbook share the workspace, else a file URI."""
     if not source_path:
@@ -327,5 +341,6 @@ def write(request: ExportRequest) -> list[Path]:
             workspace_root=request.workspace_root,
             review_confidence=review,
             accounts=request.accounts,
+            review=request.config.review,
         )
     ]
