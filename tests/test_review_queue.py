@@ -144,7 +144,7 @@ def test_the_duplicate_check_for_some_vendors_touches_only_theirs(store: Store) 
     ids = _fill(store, results)
     assert flag_duplicates(store, vendors={"ACME GmbH"}) == 1  # Acme's second copy; Bolt's are not looked at
     assert _ids(queue_page(store, QueueFilter(issue="duplicate_invoice"))) == [ids[1]]
-    assert flag_duplicates(store, {None, ""}) == 0
+    assert flag_duplicates(store, vendors={None, ""}) == 0
     assert flag_duplicates(store) == 1 and len(_ids(queue_page(store, QueueFilter(issue="duplicate_invoice")))) == 2
 
 
