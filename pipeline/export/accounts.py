@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.money import to_decimal
 from ledgerlens.pipeline.normalize import vendor_key
 
 FILE_NAME = "accounts.toml"
@@ -95,10 +95,10 @@ class AccountMap:
 
 def rate_key(rate: Any) -> str:
     """'19.00', '19', 19 -> '19'; '5.50' -> '5.5'."""
-    try:
-        value = Decimal(str(rate)).normalize()
-    except InvalidOperation:
+    number = to_decimal(rate)
+    if number is None:
         return str(rate)
+    value = number.normalize()
     return f"{value:f}" if value != value.to_integral() else f"{value.to_integral():f}"
 
 
