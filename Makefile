@@ -67,9 +67,12 @@ test: install apt-test
 test-fast: install
 	$(PY) -m pytest -m "not slow and not prefect"
 
+# ruff (lint + format) over the code and tests; mypy over the code (settings in pyproject's
+# [tool.mypy]; its cache in .mypy_cache makes a second run take seconds).
 lint: install
-	$(VENV)/bin/ruff check pipeline flows ledgerlens tests
-	$(VENV)/bin/ruff format --check pipeline flows ledgerlens tests
+	$(VENV)/bin/ruff check pipeline flows ledgerlens tests benchmarks
+	$(VENV)/bin/ruff format --check pipeline flows ledgerlens tests benchmarks
+	$(VENV)/bin/mypy pipeline flows ledgerlens
 
 # Prefect server and UI on http://127.0.0.1:4200 (offline). Point runs at it with
 #   export PREFECT_API_URL=http://127.0.0.1:4200/api

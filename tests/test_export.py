@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from ledgerlens.pipeline.books.store import Store, StoredDocument
 from ledgerlens.pipeline.export.csv import export_csv
-from ledgerlens.pipeline.export.safe import escape_text
+from ledgerlens.pipeline.export.safe import escape_text, is_formula_like
 from ledgerlens.pipeline.export.xlsx import export_xlsx
-from ledgerlens.pipeline.export.safe import is_formula_like
 from ledgerlens.pipeline.types import DocumentResult, Issue, Severity, Status
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet

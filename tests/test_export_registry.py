@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from ledgerlens.cli import build_parser
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.export.registry import FORMATS, check_period, export_format
+
+from ledgerlens.cli import build_parser
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+# typeshed does not list scanstring, the C string scanner json.decoder exports: the stub is wrong.
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
