@@ -10,7 +10,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 DEMO := build/demo
 
-.PHONY: install apt apt-test venv demo test test-fast lint ui eval eval-dev bench bench-vlm bench-scale clean
+.PHONY: install apt apt-test venv demo test test-fast lint recordings ui eval eval-dev bench bench-vlm bench-scale clean
 
 install: apt venv
 
@@ -73,6 +73,15 @@ lint: install
 	$(VENV)/bin/ruff check pipeline flows ledgerlens tests benchmarks
 	$(VENV)/bin/ruff format --check pipeline flows ledgerlens tests benchmarks
 	$(VENV)/bin/mypy pipeline flows ledgerlens
+
+# What the replay engine gives back in tests (tests/fixtures/recordings): every generated sample as
+# the real ocr engine reads it. Run again after changing the reading, the finder or the samples
+# (tests/test_replay.py says when).
+recordings: install
+	rm -rf build/recording-samples tests/fixtures/recordings
+	$(PY) tests/fixtures/generate.py build/recording-samples
+	$(LL) record $$(find build/recording-samples -maxdepth 1 -type f ! -name '*.json' ! -name '*.jsonl' | sort) \
+	  --to tests/fixtures/recordings
 
 # Prefect server and UI on http://127.0.0.1:4200 (offline). Point runs at it with
 #   export PREFECT_API_URL=http://127.0.0.1:4200/api
