@@ -10,7 +10,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 DEMO := build/demo
 
-.PHONY: install apt apt-test venv demo test test-fast lint ui eval eval-dev bench bench-vlm bench-scale bench-review clean
+.PHONY: install apt apt-test venv demo test test-fast lint recordings ui eval eval-dev bench bench-vlm bench-scale bench-review clean
 
 install: apt venv
 
@@ -70,9 +70,28 @@ test: install apt-test
 test-fast: install
 	$(PY) -m pytest -m "not slow and not prefect"
 
+# ruff (lint + format) over the code and tests; mypy over the code (settings in pyproject's
+# [tool.mypy]; its cache in .mypy_cache makes a second run take seconds).
+# mypy checks the package as it installs (`ledgerlens.pipeline`, `ledgerlens.flows`, ...): the
+# repository's top folders are mapped under one namespace, so a tree of links in build/typecheck
+# gives mypy that layout and every import between our modules resolves (none is left as Any).
+TYPECHECK := build/typecheck/ledgerlens
 lint: install
-	$(VENV)/bin/ruff check pipeline flows ledgerlens tests
-	$(VENV)/bin/ruff format --check pipeline flows ledgerlens tests
+	$(VENV)/bin/ruff check pipeline flows ledgerlens tests benchmarks
+	$(VENV)/bin/ruff format --check pipeline flows ledgerlens tests benchmarks
+	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
+	for e in ledgerlens/*; do ln -s ../../../$$e $(TYPECHECK)/; done
+	for d in pipeline flows schemas models; do ln -s ../../../$$d $(TYPECHECK)/$$d; done
+	cd build/typecheck && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml --cache-dir ../../.mypy_cache -p ledgerlens
+
+# What the replay engine gives back in tests (tests/fixtures/recordings): every generated sample as
+# the real ocr engine reads it. Run again after changing the reading, the finder or the samples
+# (tests/test_replay.py says when).
+recordings: install
+	rm -rf build/recording-samples tests/fixtures/recordings
+	$(PY) tests/fixtures/generate.py build/recording-samples
+	$(LL) record $$(find build/recording-samples -maxdepth 1 -type f ! -name '*.json' ! -name '*.jsonl' | sort) \
+	  --to tests/fixtures/recordings
 
 # Prefect server and UI on http://127.0.0.1:4200 (offline). Point runs at it with
 #   export PREFECT_API_URL=http://127.0.0.1:4200/api

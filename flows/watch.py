@@ -123,7 +123,7 @@ def watch(ws: Workspace, opts: WatchOptions, config: Config, report: Callable[[I
         feeder = Feeder(ws, store, journal, opts, f"{FLOW_NAME}/{name}", report)
         feeder.start()
         try:
-            params = {"workspace": str(ws.root), "config": config.to_dict()}
+            params: dict[str, Any] = {"workspace": str(ws.root), "config": config.to_dict()}
             params |= {"workers": opts.workers, "max_tries": opts.max_tries}
             params |= {"task_runner": opts.task_runner, "dask_address": opts.dask_address}
             process_intake.serve(

@@ -2,11 +2,12 @@
 
     read -> engines (extract) -> check -> chain -> books -> export -> intake -> measure
 
-- base modules at this level (`types`, `errors`, `config`, `machine`, `normalize`, `doctypes/`)
-  are shared by every stage and import no stage;
+- base modules at this level (`types`, `errors`, `config`, `machine`, `normalize`, `money`,
+  `doctypes/`) are shared by every stage and import no stage;
 - `read/` turns a file into pages of words (load, text layer, rasterize, OCR, layout, classify);
 - `engines/` fill a document type's schema from the pages (the contract and registry, `ocr/`
-  with its field finder, `model/` shared by model engines, `transformers/`, `openai/`);
+  with its field finder, `model/` shared by model engines, `transformers/`, `openai/`, and
+  `replay/`, which gives back recorded pages and answers);
 - `check/` holds engine output to the schema and to an accountant's checks;
 - `chain.py` runs one document through read -> extract -> check, written once;
 - `books/` keeps results (the store, the audit trail, review corrections, duplicates);

@@ -15,6 +15,10 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 from importlib.resources import files
 
+from stdnum import bic as stdnum_bic
+from stdnum import exceptions as stdnum_errors
+from stdnum import iban as stdnum_iban
+
 # ---------------------------------------------------------------- text
 
 _SPACES = "\u00a0\u2007\u2009\u202f\u2002\u2003\u2004\u2005\u2006\u2008\u200a"
@@ -263,30 +267,43 @@ def parse_date(text: str, *, day_first: bool = True) -> date | None:
 
 # ---------------------------------------------------------------- identifiers
 
-IBAN_LENGTHS = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
-    "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24,
-    "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21,
-    "HU": 28, "IE": 22, "IL": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LI": 21,
-    "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30,
-    "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24,
-    "SE": 24, "SI": 19, "SK": 24, "SM": 27, "TN": 24, "TR": 26, "UA": 29, "VG": 24, "XK": 20,
-}  # fmt: skip
-
 
 def compact_id(text: str) -> str:
     return re.sub(r"[\s.\-]", "", text).upper() if text else text
 
 
-def iban_is_valid(iban: str) -> bool:
-    """ISO 13616 mod-97 check plus the country's length."""
+# IBAN and BIC checks are python-stdnum's: ISO 13616 mod 97, each country's length and BBAN
+# layout, and the national check digits stdnum knows (Spain's CCC, Belgium's, ...).
+_IBAN_SHAPE = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{8,30}")
+
+
+def iban_problem(iban: str) -> str | None:
+    """Why `iban` (spaces allowed) is not a valid IBAN, for a reviewer; None when it is valid."""
     s = re.sub(r"\s", "", iban).upper()
-    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{8,30}", s):
-        return False
-    if IBAN_LENGTHS.get(s[:2], len(s)) != len(s):
-        return False
-    digits = "".join(str(int(c, 36)) for c in s[4:] + s[:4])
-    return int(digits) % 97 == 1
+    if not _IBAN_SHAPE.fullmatch(s):
+        return "is not shaped like an IBAN (country, 2 check digits, 8-30 letters or digits)"
+    try:
+        stdnum_iban.validate(s)
+    except stdnum_errors.InvalidChecksum:
+        return "fails its check digits (ISO 13616 mod 97, or the national ones)"
+    except stdnum_errors.ValidationError:
+        return f"does not have the length or layout of a {s[:2]} IBAN"
+    return None
+
+
+def iban_is_valid(iban: str) -> bool:
+    return iban_problem(iban) is None
+
+
+def bic_problem(bic: str) -> str | None:
+    """Why `bic` is not a valid BIC (ISO 9362: bank, ISO country, location, branch); None when it is."""
+    try:
+        stdnum_bic.validate(bic)
+    except stdnum_errors.InvalidComponent:
+        return f"names no country ({bic[4:6]!r} is not an ISO 3166 code)"
+    except stdnum_errors.ValidationError:
+        return "is not shaped like a BIC (4 letters, country, 2 characters, optional 3-character branch)"
+    return None
 
 
 @cache

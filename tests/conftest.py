@@ -57,6 +57,15 @@ def context():
     return Context.create(Config())
 
 
+@pytest.fixture(scope="session")
+def replay_context():
+    """The same, with the replay engine: recorded pages and answers of the samples (tests/replay.py)."""
+    from ledgerlens.pipeline.chain import Context
+    from replay import replay_config
+
+    return Context.create(replay_config())
+
+
 @pytest.fixture
 def ws(tmp_path: Path):
     """A fresh workspace (intake/ processing/ done/ failed/ exports/ ledgerlens.toml) in tmp."""

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from chromium import Chromium, find_chromium
 from prefect_server import api, env, prefect_server
+from replay import use_replay
 
 pytestmark = [pytest.mark.browser, pytest.mark.prefect, pytest.mark.slow]
 
@@ -31,6 +32,7 @@ def processed(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
     home = tmp_path_factory.mktemp("prefect-home")
     ws = init_workspace(tmp_path_factory.mktemp("books"))
+    use_replay(ws.root)  # the documents are payload: their recorded reading
     bad = tmp_path_factory.mktemp("bad")
     make_bad_inputs(bad)
     shutil.copy(samples / GOOD, ws.intake / GOOD)

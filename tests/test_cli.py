@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from replay import use_replay
 
 from ledgerlens.cli import main
 
@@ -42,6 +43,7 @@ def test_show_unknown_document(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_process_show_export(samples: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ws = tmp_path / "books"
     main(["init", str(ws)])
+    use_replay(ws)  # the receipt is payload: its recorded reading
     shutil.copy(samples / "receipt_gb_cafe.pdf", ws / "intake")
     assert main(["process", str(ws / "intake")]) == 0
     out = capsys.readouterr().out

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from ledgerlens.pipeline.errors import ConfigError
+from replay import use_replay
 
 pytest.importorskip("prefect_dask")
 
@@ -28,6 +29,7 @@ def _workspace(root: Path, files: list[Path]) -> Any:
     from ledgerlens.pipeline.intake.workspace import init_workspace
 
     ws = init_workspace(root)
+    use_replay(ws.root)  # the documents are payload: their recorded reading (the gate test sets its own engine)
     for f in files:
         shutil.copy(f, ws.intake / f.name)
     return ws

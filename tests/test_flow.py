@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from replay import use_replay
 
 pytestmark = pytest.mark.prefect
 
@@ -27,6 +28,7 @@ def processed(samples: Path, tmp_path_factory: pytest.TempPathFactory):
     from ledgerlens.pipeline.intake.workspace import init_workspace
 
     ws = init_workspace(tmp_path_factory.mktemp("books"))
+    use_replay(ws.root)  # the invoice is payload: its recorded reading
     shutil.copy(samples / INVOICE, ws.intake / INVOICE)
     (ws.intake / "sub").mkdir()
     (ws.intake / "sub" / "empty.pdf").write_bytes(b"")
@@ -66,7 +68,8 @@ def test_store_holds_the_extracted_invoice(processed, samples: Path) -> None:
     assert doc.source_path == f"done/{INVOICE}"
     for name in ("invoice_number", "date", "due_date", "total_amount", "net_amount", "tax_amount", "currency", "iban"):
         assert doc.data[name] == gt[name], name
-    assert doc.provenance["engine"]["engine"] == "ocr"
+    engine = doc.provenance["engine"]  # replayed, and it says so, with the engine that answered
+    assert engine["engine"] == "replay" and engine["recorded"]["engine"] == "ocr"
     assert {"load", "classify", "extract", "validate"} <= set(doc.timings)
 
 

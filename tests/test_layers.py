@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
         "ledgerlens.pipeline.config",
         "ledgerlens.pipeline.machine",
         "ledgerlens.pipeline.normalize",
+        "ledgerlens.pipeline.money",
         "ledgerlens.pipeline.doctypes",
         "ledgerlens.schemas",
         "ledgerlens.models",

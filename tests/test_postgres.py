@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from replay import replay_toml
 
 pytest.importorskip("psycopg")
 
@@ -82,7 +83,7 @@ def test_two_dask_workers_on_postgresql_never_book_a_document_twice(postgres: Po
     store_url = postgres.url(postgres.create_database("ledgerlens"))
     prefect_db = postgres.url(postgres.create_database("prefect"), driver="asyncpg")
     ws = init_workspace(tmp_path / "books")
-    ws.config_path.write_text(f'[store]\nurl = "{store_url}"\n')
+    ws.config_path.write_text(f'[store]\nurl = "{store_url}"\n\n' + replay_toml())  # documents are payload
     pdfs = sorted(samples.glob("*.pdf"))[:8]
     for pdf in pdfs:
         shutil.copy(pdf, ws.intake / pdf.name)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from prefect_server import api, finished_flow_runs, prefect_server, stop_watch, wait_for, watching
+from replay import use_replay
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -35,6 +36,7 @@ def watched(server: tuple[str, Path], samples: Path, tmp_path_factory: pytest.Te
 
     url, home = server
     ws = init_workspace(tmp_path_factory.mktemp("books"))
+    use_replay(ws.root)  # the documents are payload: their recorded reading
     bad = tmp_path_factory.mktemp("bad")
     make_bad_inputs(bad)
     shutil.copy(samples / INVOICE, ws.intake / INVOICE)

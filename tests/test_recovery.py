@@ -1,6 +1,9 @@
 """One claimed document to done/ or failed/ (`run_document`), duplicates, retries, and recovery
 after a crash at each step (no Prefect).
 
+The documents are payload: the replay engine gives their recorded reading (tests/replay.py), but
+for the one read as the type its intake sub-folder names, which the real engine reads.
+
 A crash is simulated by raising a BaseException at a chosen point (as kill -9 would stop the
 process there); a fresh journal and store then recover, and every file must end exactly once in
 done/ or failed/ and its bytes exactly once in the store.
@@ -85,10 +88,10 @@ def _transient_extract(stage: str, fn: Callable[..., Any], *args: Any, **kwargs:
 
 
 def test_a_good_document_is_stored_then_moved_to_done(
-    ws: Workspace, store: Store, journal: Journal, context: Context, samples: Path
+    ws: Workspace, store: Store, journal: Journal, replay_context: Context, samples: Path
 ) -> None:
     row_id = _claim(ws, store, journal, RECEIPT, samples / RECEIPT)
-    outcome = run_document(row_id, ws, context, store, journal)
+    outcome = run_document(row_id, ws, replay_context, store, journal)
     assert (outcome.state, outcome.status, outcome.path, outcome.tries) == (DONE, "ok", f"done/{RECEIPT}", 1)
     assert _files(ws.done) == [RECEIPT] and list(ws.processing.iterdir()) == []
     (doc,) = store.all()
@@ -101,7 +104,7 @@ def test_the_sub_folder_chooses_the_type_and_the_tags(
     ws: Workspace, store: Store, journal: Journal, context: Context, samples: Path
 ) -> None:
     row_id = _claim(ws, store, journal, "invoices/acme/" + RECEIPT, samples / RECEIPT)
-    run_document(row_id, ws, context, store, journal)
+    run_document(row_id, ws, context, store, journal)  # the real engine reads the receipt as an invoice
     doc = store.all()[0].result
     assert doc.doc_type == "invoice"  # the classifier says receipt; the user's folder says invoice
     assert doc.provenance["intake"]["tags"] == ["acme"]
@@ -109,10 +112,10 @@ def test_the_sub_folder_chooses_the_type_and_the_tags(
 
 
 def test_a_corrupt_document_fails_at_once_with_a_note(
-    ws: Workspace, store: Store, journal: Journal, context: Context
+    ws: Workspace, store: Store, journal: Journal, replay_context: Context
 ) -> None:
     row_id = _claim(ws, store, journal, "broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\n")
-    outcome = run_document(row_id, ws, context, store, journal)
+    outcome = run_document(row_id, ws, replay_context, store, journal)
     assert outcome.state == FAILED and outcome.tries == 1 and outcome.reason
     note = json.loads((ws.failed / "broken.pdf.error.json").read_text(encoding="utf-8"))
     assert note["stage"] == "load" and note["attempts"] == 1 and note["transient"] is False
@@ -121,25 +124,25 @@ def test_a_corrupt_document_fails_at_once_with_a_note(
 
 
 def test_a_transient_failure_stays_queued_until_its_tries_are_spent(
-    ws: Workspace, store: Store, journal: Journal, context: Context, samples: Path
+    ws: Workspace, store: Store, journal: Journal, replay_context: Context, samples: Path
 ) -> None:
     row_id = _claim(ws, store, journal, RECEIPT, samples / RECEIPT)
     for attempt in (1, 2):
-        outcome = run_document(row_id, ws, context, store, journal, max_tries=3, runner=_transient_extract)
+        outcome = run_document(row_id, ws, replay_context, store, journal, max_tries=3, runner=_transient_extract)
         assert (outcome.state, outcome.tries) == (RETRY, attempt)
         assert (ws.processing / RECEIPT).exists() and store.all() == []
-    outcome = run_document(row_id, ws, context, store, journal, max_tries=3, runner=_transient_extract)
+    outcome = run_document(row_id, ws, replay_context, store, journal, max_tries=3, runner=_transient_extract)
     assert (outcome.state, outcome.tries) == (FAILED, 3)
     note = json.loads((ws.failed / f"{RECEIPT}.error.json").read_text(encoding="utf-8"))
     assert note["code"] == "server_timeout" and note["transient"] is True and note["attempts"] == 3
 
 
 def test_a_transient_failure_that_passes_on_a_retry_is_booked_once(
-    ws: Workspace, store: Store, journal: Journal, context: Context, samples: Path
+    ws: Workspace, store: Store, journal: Journal, replay_context: Context, samples: Path
 ) -> None:
     row_id = _claim(ws, store, journal, RECEIPT, samples / RECEIPT)
-    assert run_document(row_id, ws, context, store, journal, runner=_transient_extract).state == RETRY
-    outcome = run_document(row_id, ws, context, store, journal)
+    assert run_document(row_id, ws, replay_context, store, journal, runner=_transient_extract).state == RETRY
+    outcome = run_document(row_id, ws, replay_context, store, journal)
     assert (outcome.state, outcome.tries) == (DONE, 2)
     (doc,) = store.all()
     assert doc.attempts == 2
@@ -149,12 +152,12 @@ def test_a_transient_failure_that_passes_on_a_retry_is_booked_once(
 
 
 def test_a_second_copy_of_booked_bytes_is_a_duplicate_not_a_second_booking(
-    ws: Workspace, store: Store, journal: Journal, context: Context, samples: Path
+    ws: Workspace, store: Store, journal: Journal, replay_context: Context, samples: Path
 ) -> None:
     first = _claim(ws, store, journal, RECEIPT, samples / RECEIPT)
-    run_document(first, ws, context, store, journal)
+    run_document(first, ws, replay_context, store, journal)
     second = _claim(ws, store, journal, "copy-from-mail.pdf", samples / RECEIPT)
-    outcome = run_document(second, ws, context, store, journal)
+    outcome = run_document(second, ws, replay_context, store, journal)
     assert outcome.state == DUPLICATE and outcome.path == "done/copy-from-mail.pdf"
     (doc,) = store.all()
     assert doc.attempts == 1 and doc.result.source_path == f"done/{RECEIPT}"  # the booking is untouched
@@ -164,10 +167,12 @@ def test_a_second_copy_of_booked_bytes_is_a_duplicate_not_a_second_booking(
     assert _files(ws.done) == sorted([RECEIPT, "copy-from-mail.pdf"])
 
 
-def test_a_copy_of_failed_bytes_is_tried_again(ws: Workspace, store: Store, journal: Journal, context: Context) -> None:
+def test_a_copy_of_failed_bytes_is_tried_again(
+    ws: Workspace, store: Store, journal: Journal, replay_context: Context
+) -> None:
     broken = b"%PDF-1.7 cut off"
-    run_document(_claim(ws, store, journal, "a.pdf", broken), ws, context, store, journal)
-    outcome = run_document(_claim(ws, store, journal, "a.pdf", broken), ws, context, store, journal)
+    run_document(_claim(ws, store, journal, "a.pdf", broken), ws, replay_context, store, journal)
+    outcome = run_document(_claim(ws, store, journal, "a.pdf", broken), ws, replay_context, store, journal)
     assert outcome.state == FAILED
     (doc,) = store.all()
     assert doc.attempts == 2
@@ -212,13 +217,13 @@ def test_crash_while_finishing_is_completed_on_restart(
     ws: Workspace,
     store: Store,
     journal: Journal,
-    context: Context,
+    replay_context: Context,
     monkeypatch: pytest.MonkeyPatch,
     module: Any,
     point: str,
 ) -> None:
     row_id = _claim(ws, store, journal, "broken.pdf", b"not a pdf at all")
-    _crashed(monkeypatch, module, point, lambda: run_document(row_id, ws, context, store, journal))
+    _crashed(monkeypatch, module, point, lambda: run_document(row_id, ws, replay_context, store, journal))
     assert journal.get(row_id).state == FINISHING
     store2, journal2 = _restart(ws)
     assert recover_processing(ws, store2, journal2) == []
@@ -232,59 +237,59 @@ def test_crash_while_finishing_is_completed_on_restart(
 
 
 def test_crash_inside_the_decision_stores_nothing(
-    ws: Workspace, store: Store, journal: Journal, context: Context, monkeypatch: pytest.MonkeyPatch
+    ws: Workspace, store: Store, journal: Journal, replay_context: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The result row and the journal's decision are one transaction: neither without the other.
     row_id = _claim(ws, store, journal, "broken.pdf", b"not a pdf at all")
-    _crashed(monkeypatch, Journal, "decide", lambda: run_document(row_id, ws, context, store, journal))
+    _crashed(monkeypatch, Journal, "decide", lambda: run_document(row_id, ws, replay_context, store, journal))
     store2, journal2 = _restart(ws)
     assert store2.all() == []
     assert [r.id for r in recover_processing(ws, store2, journal2)] == [row_id]
-    assert run_document(row_id, ws, context, store2, journal2).state == FAILED
+    assert run_document(row_id, ws, replay_context, store2, journal2).state == FAILED
     assert len(store2.all()) == 1 and journal2.get(row_id).tries == 2
     store2.close()
 
 
 def test_crash_during_processing_runs_the_document_again(
-    ws: Workspace, store: Store, journal: Journal, context: Context, samples: Path
+    ws: Workspace, store: Store, journal: Journal, replay_context: Context, samples: Path
 ) -> None:
     row_id = _claim(ws, store, journal, RECEIPT, samples / RECEIPT)
     journal.start_try(row_id)  # a try began, then the process died
     store2, journal2 = _restart(ws)
     assert [r.id for r in recover_processing(ws, store2, journal2)] == [row_id]
-    outcome = run_document(row_id, ws, context, store2, journal2)
+    outcome = run_document(row_id, ws, replay_context, store2, journal2)
     assert (outcome.state, outcome.tries) == (DONE, 2)
     assert store2.all()[0].attempts == 2
     store2.close()
 
 
 def test_a_document_that_kills_the_process_every_time_is_failed_in_the_end(
-    ws: Workspace, store: Store, journal: Journal, context: Context, samples: Path
+    ws: Workspace, store: Store, journal: Journal, replay_context: Context, samples: Path
 ) -> None:
     row_id = _claim(ws, store, journal, RECEIPT, samples / RECEIPT)
     for _ in range(MAX_STARTS):
         journal.start_try(row_id)  # each start died
-    outcome = run_document(row_id, ws, context, store, journal)
+    outcome = run_document(row_id, ws, replay_context, store, journal)
     assert outcome.state == FAILED
     note = json.loads((ws.failed / f"{RECEIPT}.error.json").read_text(encoding="utf-8"))
     assert note["code"] == "interrupted" and f"started {MAX_STARTS} times" in note["reason"]
 
 
 def test_a_file_left_in_processing_without_a_row_is_adopted(
-    ws: Workspace, store: Store, journal: Journal, context: Context, samples: Path
+    ws: Workspace, store: Store, journal: Journal, replay_context: Context, samples: Path
 ) -> None:
     shutil.copy(samples / RECEIPT, ws.processing / RECEIPT)  # from an older version, or put there by hand
     (row,) = recover_processing(ws, store, journal)
     assert (row.state, row.path) == (QUEUED, f"processing/{RECEIPT}")
-    assert run_document(row.id, ws, context, store, journal).state == DONE
+    assert run_document(row.id, ws, replay_context, store, journal).state == DONE
     assert recover_processing(ws, store, journal) == []
 
 
 def test_a_file_removed_from_processing_by_hand_is_marked_gone(
-    ws: Workspace, store: Store, journal: Journal, context: Context, monkeypatch: pytest.MonkeyPatch
+    ws: Workspace, store: Store, journal: Journal, replay_context: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     row_id = _claim(ws, store, journal, "broken.pdf", b"junk")
-    _crashed(monkeypatch, record_module, "move_to", lambda: run_document(row_id, ws, context, store, journal))
+    _crashed(monkeypatch, record_module, "move_to", lambda: run_document(row_id, ws, replay_context, store, journal))
     (ws.processing / "broken.pdf").unlink()
     recover_processing(ws, store, journal)
     row = journal.get(row_id)
@@ -292,10 +297,10 @@ def test_a_file_removed_from_processing_by_hand_is_marked_gone(
 
 
 def test_a_file_put_at_the_target_by_hand_is_never_overwritten(
-    ws: Workspace, store: Store, journal: Journal, context: Context, monkeypatch: pytest.MonkeyPatch
+    ws: Workspace, store: Store, journal: Journal, replay_context: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     row_id = _claim(ws, store, journal, "broken.pdf", b"junk")
-    _crashed(monkeypatch, record_module, "move_to", lambda: run_document(row_id, ws, context, store, journal))
+    _crashed(monkeypatch, record_module, "move_to", lambda: run_document(row_id, ws, replay_context, store, journal))
     (ws.failed / "broken.pdf").write_bytes(b"someone else's file")
     recover_processing(ws, store, journal)
     assert (ws.failed / "broken.pdf").read_bytes() == b"someone else's file"

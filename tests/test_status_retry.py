@@ -23,6 +23,12 @@ RECEIPT = "receipt_gb_cafe.pdf"
 
 
 @pytest.fixture
+def context(replay_context: Context) -> Context:
+    """The documents here are payload: the replay engine gives their recorded reading (tests/replay.py)."""
+    return replay_context
+
+
+@pytest.fixture
 def books(tmp_path: Path, samples: Path, context: Context) -> Workspace:
     """A workspace after one good document, a copy of it, a corrupt one in a sub-folder and a link."""
     ws = init_workspace(tmp_path / "books")

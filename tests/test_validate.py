@@ -14,7 +14,6 @@ from ledgerlens.pipeline.types import Issue, Severity
 SCHEMAS = load_schemas()
 INVOICE = SCHEMAS["invoice"]
 # A workspace type with no key fields: only the check under test speaks.
-OTHER = "purchase_order"
 KEYS = {name: schema.card.key_fields for name, schema in load_schemas().items()}
 
 GOOD_INVOICE: dict[str, Any] = {
@@ -205,7 +204,41 @@ def test_a_reversed_statement_period() -> None:
 def test_an_iban_with_a_bad_check_digit_is_flagged() -> None:
     (issue,) = validate(_invoice(iban="DE88370400440532013000"), "invoice", INVOICE)
     assert (issue.code, issue.field, issue.severity) == ("iban_invalid", "iban", Severity.ERROR)
-    assert "DE88370400440532013000" in issue.message
+    assert issue.message == (
+        "IBAN DE88370400440532013000 fails its check digits (ISO 13616 mod 97, or the national ones): probably misread"
+    )
+
+
+@pytest.mark.parametrize(
+    ("iban", "problem"),
+    [
+        ("DE8937040044053201300", "fails its check digits (ISO 13616 mod 97, or the national ones)"),
+        ("DE5137040044053201300", "does not have the length or layout of a DE IBAN"),  # mod 97 holds, 1 short
+        ("DE89 3704 0044 0532 0130 0Ä", "is not shaped like an IBAN (country, 2 check digits, 8-30 letters or digits)"),
+        ("ES9121000418450200051332", None),  # Spain's national check digits (CCC) hold
+        ("ES5321000418550200051332", "fails its check digits (ISO 13616 mod 97, or the national ones)"),
+    ],
+)
+def test_iban_problems_name_what_is_wrong(iban: str, problem: str | None) -> None:
+    issues = [i for i in business_issues({"iban": iban}) if i.code == "iban_invalid"]
+    assert [i.message for i in issues] == ([f"IBAN {iban} {problem}: probably misread"] if problem else [])
+
+
+def test_a_bic_must_name_a_country() -> None:
+    assert business_issues({"bic": "COLSDE33XXX"}) == []
+    (issue,) = business_issues({"bic": "COLSXX33XXX"})
+    assert (issue.code, issue.field, issue.severity) == ("bic_invalid", "bic", Severity.ERROR)
+    assert issue.message == "BIC COLSXX33XXX names no country ('XX' is not an ISO 3166 code): probably misread"
+
+
+def test_a_german_vendors_tax_number_must_have_a_state_format() -> None:
+    german = {"vendor_vat_id": "DE136695976"}
+    assert business_issues({**german, "vendor_tax_number": "201/113/40209"}) == []
+    (issue,) = business_issues({**german, "vendor_tax_number": "201/113/402"})
+    assert (issue.code, issue.field, issue.severity) == ("tax_number_invalid", "vendor_tax_number", Severity.WARNING)
+    assert issue.message == "tax number 201/113/402 does not have the format of a German tax number (Steuernummer)"
+    # Another country's numbers (a US EIN) are not judged.
+    assert business_issues({"vendor_address": "1 Main St, Austin TX, US", "vendor_tax_number": "12-3"}) == []
 
 
 def test_an_unknown_currency_is_flagged_by_the_business_checks_too() -> None:
@@ -342,7 +375,7 @@ def test_a_vat_id_with_a_bad_check_digit_is_flagged(field: str) -> None:
     assert validate(_invoice(**{field: "DE136695976"}), "invoice", INVOICE) == []
     (issue,) = validate(_invoice(**{field: "DE136695978"}), "invoice", INVOICE)
     assert (issue.code, issue.field, issue.severity) == ("vat_id_invalid", field, Severity.ERROR)
-    assert issue.message == "VAT id DE136695978 the check digit does not match: probably misread"
+    assert issue.message == "VAT id DE136695978 fails the DE check digit: probably misread"
 
 
 def test_a_vat_id_in_the_wrong_format_is_flagged_and_a_foreign_one_is_not() -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 from prefect_server import prefect_server, start_watch, stop_watch
+from replay import use_replay
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -146,6 +147,7 @@ def test_kill_9_at_random_points_loses_nothing_and_books_nothing_twice(
     print(f"LEDGERLENS_FAULT_SEED={seed}")
     rng = random.Random(seed)
     ws = init_workspace(tmp_path / "books")
+    use_replay(ws.root)  # the documents are payload: their recorded reading, no Tesseract in the workers
     _drop(ws, inputs, set(inputs) - LATE)
     log = tmp_path / "watch.log"
     with prefect_server(tmp_path / "prefect-home") as url:

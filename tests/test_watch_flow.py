@@ -17,6 +17,7 @@ from ledgerlens.pipeline.errors import DocumentError
 from ledgerlens.pipeline.intake import jobs as jobs_module
 from ledgerlens.pipeline.intake.journal import Journal
 from ledgerlens.pipeline.intake.workspace import Workspace, init_workspace, workspace_lock
+from replay import use_replay
 
 pytestmark = pytest.mark.prefect
 
@@ -58,8 +59,10 @@ def _task_run(name: str) -> Any:
             time.sleep(0.5)
 
 
-def _books(tmp_path: Path, samples: Path, name: str) -> Workspace:
+def _books(tmp_path: Path, samples: Path, name: str, *, replay: bool = True) -> Workspace:
     ws = init_workspace(tmp_path / "books")
+    if replay:
+        use_replay(ws.root)  # the receipt is payload: its recorded reading, no Tesseract
     shutil.copy(samples / RECEIPT, ws.intake / name)
     return ws
 
@@ -138,7 +141,7 @@ def test_a_model_that_is_not_installed_is_said_before_any_file_moves(
     from ledgerlens.cli import main
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    ws = _books(tmp_path, samples, RECEIPT)
+    ws = _books(tmp_path, samples, RECEIPT, replay=False)
     assert main(["process", str(ws.intake), "--engine", "transformers", "--model", "qwen2-vl-2b"]) == 2
     err = capsys.readouterr().err
     assert "ledgerlens models pull qwen2-vl-2b" in err and "Traceback" not in err

@@ -18,6 +18,7 @@ COMMANDS = (
     "review",
     "show",
     "evaluate",
+    "record",
     "bench",
     "models",
     "doctor",

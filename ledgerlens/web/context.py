@@ -29,4 +29,5 @@ class ReviewContext:
 
 
 def context(request: Request) -> ReviewContext:
-    return request.app.state.review  # type: ignore[no-any-return]
+    review: ReviewContext = request.app.state.review
+    return review

@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from ledgerlens.pipeline.check.grounding import compact
+from ledgerlens.pipeline.money import to_decimal
 from ledgerlens.pipeline.normalize import find_dates, parse_amount
 from ledgerlens.pipeline.read.layout import union_box
 from ledgerlens.pipeline.types import DocumentResult, Page, Word
@@ -73,18 +74,11 @@ def agrees(kind: str, value: str, printed: str) -> bool:
     """Does `printed` (as on the page) say `value` (as stored)?"""
     if kind in NUMBER_KINDS:
         amount = parse_amount(printed.rstrip("% "))
-        return amount is not None and abs(amount.value) == abs(_decimal(value) or Decimal("NaN"))
+        return amount is not None and abs(amount.value) == abs(to_decimal(value) or Decimal("NaN"))
     if kind == "date":
         return any(str(d.value) == value for d in find_dates(printed))
     needle = compact(value.split(", ")[0])
     return bool(needle) and needle in compact(printed)
-
-
-def _decimal(value: str) -> Decimal | None:
-    try:
-        return Decimal(value)
-    except InvalidOperation:
-        return None
 
 
 @dataclass(frozen=True)
@@ -136,7 +130,7 @@ class WordIndex:
         in none of the words `taken` (ids of words another cell of the row was found in)."""
         found: list[_Span] = []
         if kind in NUMBER_KINDS:
-            number = _decimal(value)
+            number = to_decimal(value)
             found = self.numbers.get(abs(number), []) if number is not None else []
         elif kind == "date":
             try:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from ledgerlens.pipeline.books.store import QUEUE_RANK, DocumentIssue, DocumentRow, Store
@@ -21,6 +21,8 @@ from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.normalize import vendor_key
 from ledgerlens.pipeline.types import Status
 from sqlalchemy import Select, and_, func, or_, select
+
+_Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")  # a select of any columns
 
 PER_PAGE = 50
 _PERIOD = re.compile(r"(\d{4})(?:-(0[1-9]|1[0-2]))?")
@@ -67,7 +69,7 @@ class QueueFilter:
         pairs.update(extra)
         return urlencode({k: v for k, v in pairs.items() if v not in (None, "")})
 
-    def where(self, q: Select[Any], *, with_status: bool = True) -> Select[Any]:
+    def where(self, q: _Query, *, with_status: bool = True) -> _Query:
         if self.doc_type:
             q = q.where(DocumentRow.doc_type == self.doc_type)
         if self.status and with_status:
@@ -160,7 +162,7 @@ def status_counts(store: Store, flt: QueueFilter) -> dict[str, int]:
     rank = DocumentRow.queue_rank
     q = flt.where(select(rank, func.count()), with_status=False).group_by(rank)
     with store.session() as s:
-        return {_STATUS_OF_RANK.get(r, "other"): int(n) for r, n in s.execute(q)}
+        return {_STATUS_OF_RANK.get(r, "other") if r is not None else "other": int(n) for r, n in s.execute(q)}
 
 
 def next_document(store: Store, doc_id: int, flt: QueueFilter) -> int | None:

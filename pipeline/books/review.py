@@ -271,7 +271,8 @@ def _save(
         bump = update(DocumentRow).where(DocumentRow.id == doc_id).values(version=DocumentRow.version + 1)
         if expected is not None:
             bump = bump.where(DocumentRow.version == expected)
-        if s.execute(bump.execution_options(synchronize_session=False)).rowcount != 1:
+        done = s.execute(bump.execution_options(synchronize_session=False))
+        if getattr(done, "rowcount", 0) != 1:  # a CursorResult for an UPDATE; typed as a plain Result
             return False
         row = s.scalar(select(DocumentRow).where(DocumentRow.id == doc_id).execution_options(populate_existing=True))
         assert row is not None

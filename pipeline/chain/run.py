@@ -2,6 +2,9 @@
 
     load -> rasterize -> ocr -> classify -> einvoice -> extract -> parse (-> einvoice) -> validate
 
+An engine that brings its own reading of the pages (the replay engine) takes the place of
+rasterize and ocr, and there is no second reading.
+
 The chain is written once, here (the results it builds besides a read document: `results.py`).
 How each stage is *called* is up to the caller: directly (tests, `eval`) or as a Prefect task
 (flows/), by passing a `runner`. A `DocumentError` from any stage
@@ -97,8 +100,12 @@ def process_file(
     work_dir = Path(tempfile.mkdtemp(prefix="ledgerlens-", dir=ctx.scratch))
     try:
         doc = stage("load", load_document, path, opts, name)
-        doc = stage("rasterize", rasterize, doc, opts, work_dir, all_pages=ctx.engine.needs_images)
-        doc = stage("ocr", read_text, doc, opts)
+        own_pages = ctx.engine.read_pages(doc)
+        if own_pages is None:
+            doc = stage("rasterize", rasterize, doc, opts, work_dir, all_pages=ctx.engine.needs_images)
+            doc = stage("ocr", read_text, doc, opts)
+        else:
+            doc.pages = own_pages
         require_text(doc)
         cls = stage("classify", classify, doc, ctx.schemas)
         einvoice = stage("einvoice", read_einvoice, doc)
@@ -109,7 +116,7 @@ def process_file(
         else:
             result = _extract(doc, cls, ctx, stage, timings, einvoice)
         keys = till_key_fields(result, doc, ctx.schemas)
-        if einvoice is None and wants_second_reading(result, doc, opts.second_ocr, keys):
+        if einvoice is None and own_pages is None and wants_second_reading(result, doc, opts.second_ocr, keys):
             result = _second_reading(doc, result, ctx, stage, timings, keys)
         return result
     except DocumentError as e:
@@ -145,7 +152,9 @@ def _extract(
     einvoice: EInvoice | None = None,
 ) -> DocumentResult:
     schema = ctx.schemas[cls.doc_type]
-    hints = {"subtype": cls.subtype} if cls.subtype else {}
+    hints: dict[str, Any] = {"sha256": doc.sha256, "source_name": doc.source_name}
+    if cls.subtype:
+        hints["subtype"] = cls.subtype
     out = stage("extract", ctx.engine.extract, doc.pages, cls.doc_type, schema, None, hints)
     data, issues = stage("parse", parse_output, out.data, schema, out.field_evidence)
     if einvoice is not None:  # the embedded XML is the data; the page is checked against it

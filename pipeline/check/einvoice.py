@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pypdfium2 as pdfium
 from ledgerlens.pipeline.check.einvoice_xml import EInvoiceXmlError, parse_einvoice_xml
 from ledgerlens.pipeline.check.parse import parse_output
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
+from ledgerlens.pipeline.money import to_decimal
 from ledgerlens.pipeline.types import Classification, Document, EngineOutput, FieldEvidence, Issue, Severity
 
 STAGE = "einvoice"
@@ -186,10 +186,8 @@ def _mismatches(einvoice: EInvoice, page: dict[str, Any], xml: dict[str, Any], p
 
 def _same(key: str, a: Any, b: Any) -> bool:
     if key == "total_amount":
-        try:
-            return Decimal(str(a)) == Decimal(str(b))
-        except InvalidOperation:
-            return False
+        x, y = to_decimal(a), to_decimal(b)
+        return x is not None and x == y
     if key == "iban":
         return re.sub(r"\s", "", str(a)).upper() == re.sub(r"\s", "", str(b)).upper()
     return re.sub(r"\s", "", str(a)).upper().lstrip("#") == re.sub(r"\s", "", str(b)).upper().lstrip("#")

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from ledgerlens.pipeline.money import to_decimal
 from ledgerlens.pipeline.normalize import find_dates, parse_amount
 from ledgerlens.pipeline.read.layout import union_box
 from ledgerlens.pipeline.types import Located, Page, Word
@@ -58,10 +59,8 @@ class PageIndex:
 
     def find(self, kind: str, value: str) -> Located | None:
         if kind in AMOUNT_KINDS:
-            try:
-                return self.amounts.get(abs(Decimal(value)))
-            except InvalidOperation:
-                return None
+            number = to_decimal(value)
+            return self.amounts.get(abs(number)) if number is not None else None
         if kind == "date":
             try:
                 return self.dates.get(date.fromisoformat(value))

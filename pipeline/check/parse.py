@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
+from ledgerlens.pipeline.money import to_decimal
 from ledgerlens.pipeline.normalize import (
     CURRENCY_SYMBOLS,
     clean_spaces,
@@ -25,48 +26,42 @@ from ledgerlens.pipeline.normalize import (
     format_quantity,
     infer_currency,
     iso_currencies,
-    parse_amount,
     parse_date,
 )
 from ledgerlens.pipeline.types import Issue, Severity
 
 STAGE = "parse"
-_PLAIN = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 
 
 class Unreadable(ValueError):
     pass
 
 
-def _decimal(value: Any) -> Decimal:
+def _number(value: Any) -> Decimal:
+    """A number a model or the finder wrote, as printed or as JSON; why not, when it is none."""
     if isinstance(value, bool):
         raise Unreadable("a yes/no value is not a number")
-    if isinstance(value, int):
-        return Decimal(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Unreadable("not a finite number")
+    number = to_decimal(value, printed=True)
+    if number is None:
+        raise Unreadable(f"{str(value).strip()!r} is not a number")
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise Unreadable("not a finite number")
-        # The shortest text that round-trips, cut to the schema's 4 decimals: a model's JSON number
-        # 0.30000000000000004 is 0.3, not a schema violation that hides every other check.
-        return Decimal(repr(value)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP).normalize()
-    text = str(value).strip()
-    if _PLAIN.match(text):
-        return Decimal(text)
-    amount = parse_amount(text)
-    if amount is None:
-        raise Unreadable(f"{text!r} is not a number")
-    return amount.value
+        # Cut to the schema's 4 decimals: a model's JSON number 0.30000000000000004 is 0.3, not a
+        # schema violation that hides every other check.
+        return number.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP).normalize()
+    return number
 
 
 def _amount(value: Any) -> str:
-    d = _decimal(value)
+    d = _number(value)
     if not d.is_finite() or abs(d) >= Decimal(10) ** 13:
         raise Unreadable(f"{value!r} is out of range")
     return format_amount(d)
 
 
 def _quantity(value: Any) -> str:
-    d = _decimal(value)
+    d = _number(value)
     if not d.is_finite() or abs(d) >= Decimal(10) ** 10:
         raise Unreadable(f"{value!r} is out of range")
     return format_quantity(d)
@@ -74,7 +69,7 @@ def _quantity(value: Any) -> str:
 
 def _rate(value: Any) -> str:
     text = str(value).strip().rstrip("%").strip()
-    d = _decimal(text)
+    d = _number(text)
     if not Decimal(0) <= d <= Decimal(100):
         raise Unreadable(f"{value!r} is not a percentage")
     return format_quantity(d) if d == d.to_integral() else f"{d.normalize():f}"

@@ -11,20 +11,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ledgerlens.pipeline.check.taxid import check_vat_id
+from ledgerlens.pipeline.check.taxid import check_vat_id, tax_number_problem
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
-from ledgerlens.pipeline.normalize import iban_is_valid, iso_currencies
+from ledgerlens.pipeline.money import to_decimal
+from ledgerlens.pipeline.normalize import bic_problem, country_of, iban_problem, iso_currencies
 from ledgerlens.pipeline.types import Issue, Severity
 
 STAGE = "validate"
 CENT = Decimal("0.01")
-
-
-def _dec(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else None
-    except ArithmeticError:
-        return None
 
 
 def _err(code: str, message: str, field: str | None = None, severity: Severity = Severity.ERROR) -> Issue:
@@ -40,14 +34,14 @@ def schema_issues(data: dict[str, Any], schema: DocumentSchema) -> list[Issue]:
 
 
 def _totals(data: dict[str, Any]) -> Iterator[Issue]:
-    net, tax, total = (_dec(data.get(k)) for k in ("net_amount", "tax_amount", "total_amount"))
+    net, tax, total = (to_decimal(data.get(k)) for k in ("net_amount", "tax_amount", "total_amount"))
     if net is not None and tax is not None and total is not None and abs(net + tax - total) > CENT:
         yield _err(
             "totals_mismatch",
             f"net {net} + tax {tax} = {net + tax}, but the total reads {total} (difference {total - net - tax})",
             "total_amount",
         )
-    paid, due = _dec(data.get("prepaid_amount")), _dec(data.get("amount_due"))
+    paid, due = to_decimal(data.get("prepaid_amount")), to_decimal(data.get("amount_due"))
     if total is not None and paid is not None and due is not None and abs(total - paid - due) > CENT:
         yield _err(
             "amount_due_mismatch",
@@ -58,9 +52,9 @@ def _totals(data: dict[str, Any]) -> Iterator[Issue]:
 
 def _line_items(data: dict[str, Any]) -> Iterator[Issue]:
     items = data.get("line_items") or []
-    amounts = [_dec(it.get("amount")) for it in items]
+    amounts = [to_decimal(it.get("amount")) for it in items]
     for i, it in enumerate(items):
-        qty, price, amount = _dec(it.get("quantity")), _dec(it.get("unit_price")), amounts[i]
+        qty, price, amount = to_decimal(it.get("quantity")), to_decimal(it.get("unit_price")), amounts[i]
         if qty is not None and price is not None and amount is not None:
             expected = qty * price
             # Unit prices may carry more decimals and lines may hold a discount: allow a cent per unit.
@@ -74,7 +68,7 @@ def _line_items(data: dict[str, Any]) -> Iterator[Issue]:
     if not items or any(a is None for a in amounts):
         return
     total_lines = sum(a for a in amounts if a is not None)
-    targets = {k: _dec(data.get(k)) for k in ("line_total_amount", "net_amount", "total_amount")}
+    targets = {k: to_decimal(data.get(k)) for k in ("line_total_amount", "net_amount", "total_amount")}
     present = {k: v for k, v in targets.items() if v is not None}
     tolerance = CENT * len(items)
     if present and not any(abs(total_lines - v) <= tolerance for v in present.values()):
@@ -90,18 +84,18 @@ def _line_items(data: dict[str, Any]) -> Iterator[Issue]:
 
 def _column_total(rows: list[dict[str, Any]], column: str) -> Decimal | None:
     """The sum of one column of the tax breakdown; None when a row lacks it."""
-    values = [_dec(r.get(column)) for r in rows]
+    values = [to_decimal(r.get(column)) for r in rows]
     return sum((v for v in values if v is not None), Decimal(0)) if rows and None not in values else None
 
 
 def _tax_breakdown(data: dict[str, Any]) -> Iterator[Issue]:
     rows = data.get("tax_breakdown") or []
     tolerance = CENT * len(rows)
-    tax, subtotal = _dec(data.get("tax_amount")), _column_total(rows, "tax_amount")
+    tax, subtotal = to_decimal(data.get("tax_amount")), _column_total(rows, "tax_amount")
     if tax is not None and subtotal is not None and abs(subtotal - tax) > tolerance:
         message = f"the tax breakdown adds up to {subtotal}, the tax amount reads {tax}"
         yield _err("tax_breakdown_mismatch", message, "tax_breakdown")
-    net, bases = _dec(data.get("net_amount")), _column_total(rows, "basis_amount")
+    net, bases = to_decimal(data.get("net_amount")), _column_total(rows, "basis_amount")
     if net is not None and bases is not None and abs(bases - net) > tolerance:
         message = f"the tax breakdown's bases add up to {bases}, the net amount reads {net}"
         yield _err("tax_basis_mismatch", message, "tax_breakdown")
@@ -115,7 +109,7 @@ def _tax_breakdown(data: dict[str, Any]) -> Iterator[Issue]:
 
 
 def _rate_times_basis(row: dict[str, Any], field: str, what: str) -> Iterator[Issue]:
-    rate, basis, tax = (_dec(row.get(k)) for k in ("rate", "basis_amount", "tax_amount"))
+    rate, basis, tax = (to_decimal(row.get(k)) for k in ("rate", "basis_amount", "tax_amount"))
     if rate is None or basis is None or tax is None:
         return
     expected = (basis * rate / 100).quantize(CENT)
@@ -137,11 +131,11 @@ def _dates(data: dict[str, Any]) -> Iterator[Issue]:
 
 
 def _ids(data: dict[str, Any]) -> Iterator[Issue]:
-    iban = data.get("iban")
-    if iban and not iban_is_valid(iban):
-        yield _err(
-            "iban_invalid", f"IBAN {iban} fails the ISO 13616 check (mod 97 or length): probably misread", "iban"
-        )
+    iban, bic = data.get("iban"), data.get("bic")
+    if iban and (problem := iban_problem(iban)):
+        yield _err("iban_invalid", f"IBAN {iban} {problem}: probably misread", "iban")
+    if bic and (problem := bic_problem(bic)):
+        yield _err("bic_invalid", f"BIC {bic} {problem}: probably misread", "bic")
     cur = data.get("currency")
     if cur and cur not in iso_currencies():
         yield _err("currency_invalid", f"{cur} is not an ISO 4217 currency code", "currency")
@@ -150,12 +144,16 @@ def _ids(data: dict[str, Any]) -> Iterator[Issue]:
         check = check_vat_id(value) if isinstance(value, str) and value else None
         if check is not None and not check.valid:
             yield _err("vat_id_invalid", f"VAT id {value} {check.reason}: probably misread", name)
+    number = data.get("vendor_tax_number")
+    if isinstance(number, str) and number and (problem := tax_number_problem(number, country_of(data))):
+        # Format only (no check digit), and printed with more variants than VAT ids: a warning.
+        yield _err("tax_number_invalid", f"tax number {number} {problem}", "vendor_tax_number", Severity.WARNING)
 
 
 def _statement(data: dict[str, Any]) -> Iterator[Issue]:
-    opening, closing = _dec(data.get("opening_balance")), _dec(data.get("closing_balance"))
+    opening, closing = to_decimal(data.get("opening_balance")), to_decimal(data.get("closing_balance"))
     txns = data.get("transactions") or []
-    amounts = [_dec(t.get("amount")) for t in txns]
+    amounts = [to_decimal(t.get("amount")) for t in txns]
     if opening is not None and closing is not None and txns and all(a is not None for a in amounts):
         moved = sum(a for a in amounts if a is not None)
         if abs(opening + moved - closing) > CENT:

@@ -48,12 +48,8 @@ class DocumentSchema:
     doc_type: str
     schema: dict[str, Any]
     registry: Registry
-    card: Card = field(default=None)  # type: ignore[assignment]  # set by load_schemas
-    labels: LabelBook = field(default_factory=lambda: LabelBook([]), compare=False)
-
-    def __post_init__(self) -> None:
-        if self.card is None:  # built by hand (tests): the card its schema carries
-            object.__setattr__(self, "card", parse_card(self.doc_type, self.schema, self.doc_type))
+    card: Card  # what ledgerlens knows about the type (`card.py`)
+    labels: LabelBook = field(compare=False)  # every label of the types loaded with this one
 
     @property
     def version(self) -> str:

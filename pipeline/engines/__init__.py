@@ -18,6 +18,8 @@ ENGINES: dict[str, str] = {
     "ocr": "ledgerlens.pipeline.engines.ocr.engine:OcrEngine",
     "transformers": "ledgerlens.pipeline.engines.transformers.engine:TransformersEngine",
     "openai": "ledgerlens.pipeline.engines.openai.engine:OpenAIEngine",
+    # A test double with the real contract: recorded pages and answers (`ledgerlens record`).
+    "replay": "ledgerlens.pipeline.engines.replay.engine:ReplayEngine",
 }
 
 

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
-from ledgerlens.pipeline.types import EngineOutput, Located, Page
+from ledgerlens.pipeline.types import Document, EngineOutput, Located, Page
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,11 @@ class Engine(Protocol):
     # True when the engine reads page images (a vision model): every page is rasterized for it.
     needs_images: bool
 
+    def read_pages(self, doc: Document) -> list[Page] | None:
+        """The document's pages with their words when the engine brings its own reading (the replay
+        engine: the words of a recorded run); None: the chain reads them (PDF text layer, OCR)."""
+        ...
+
     def extract(
         self,
         pages: list[Page],
@@ -66,7 +71,10 @@ class Engine(Protocol):
         schema: DocumentSchema,
         prompt: str | None = None,
         hints: dict[str, Any] | None = None,
-    ) -> EngineOutput: ...
+    ) -> EngineOutput:
+        """`hints`: what the chain knows besides the pages: "sha256" and "source_name" of the
+        document, and its "subtype" (a credit note) when the classifier saw one."""
+        ...
 
     def describe(self) -> dict[str, Any]:
         """What provenance records about this engine: name, version, model id, options."""

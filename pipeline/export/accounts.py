@@ -34,12 +34,12 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema, load_schemas, packaged_schemas
 from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.money import to_decimal
 from ledgerlens.pipeline.normalize import vendor_key
 
 FILE_NAME = "accounts.toml"
@@ -113,10 +113,10 @@ class AccountMap:
 
 def rate_key(rate: Any) -> str:
     """'19.00', '19', 19 -> '19'; '5.50' -> '5.5'."""
-    try:
-        value = Decimal(str(rate)).normalize()
-    except InvalidOperation:
+    number = to_decimal(rate)
+    if number is None:
         return str(rate)
+    value = number.normalize()
     return f"{value:f}" if value != value.to_integral() else f"{value.to_integral():f}"
 
 
@@ -176,6 +176,6 @@ def parse_accounts(raw: dict[str, Any], source: str = "accounts.toml") -> Accoun
     if not 1 <= datev_raw.get("fiscal_year_start_month", 1) <= 12:
         raise ConfigError("[datev] fiscal_year_start_month must be 1..12")
     formats = {k: _text(f"[formats] {k}", v) for k, v in _table(raw, "formats", _FORMAT_KEYS).items()}
-    return AccountMap(
-        **accounts, tax_codes=tax_codes, vendors=vendors, datev=DatevSettings(**datev_raw), **formats, source=source
-    )
+    named = AccountMap(tax_codes=tax_codes, vendors=vendors, datev=DatevSettings(**datev_raw), source=source)
+    settings: dict[str, Any] = {**accounts, **formats}  # only _ACCOUNT_KEYS and _FORMAT_KEYS: text fields
+    return replace(named, **settings)

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.export.accounts import AccountMap
-from ledgerlens.pipeline.export.ledger import Entry, Ledger, _dec, build_ledger, money
+from ledgerlens.pipeline.export.ledger import Entry, Ledger, build_ledger, money
 from ledgerlens.pipeline.export.writer import Text, csv_bytes, write_atomic
+from ledgerlens.pipeline.money import to_decimal
 
 if TYPE_CHECKING:
     from ledgerlens.pipeline.export.registry import ExportRequest
@@ -55,12 +56,12 @@ def bill_ledger(docs: list[StoredDocument], accounts: AccountMap) -> Ledger:
 def _lines(e: Entry, accounts: AccountMap) -> list[dict[str, Any]]:
     """(description, quantity, unit price, amount, tax code) per bill line."""
     items = [i for i in e.data.get("line_items") or [] if isinstance(i, dict)]
-    amounts = [_dec(i.get("amount")) for i in items]
+    amounts = [to_decimal(i.get("amount")) for i in items]
     net = sum((p.debit for p in e.postings if p.kind == "expense"), Decimal(0))
     if items and None not in amounts and abs(sum(a for a in amounts if a is not None) - net) <= Decimal("0.01"):
         out = []
         for item, amount in zip(items, amounts, strict=True):
-            qty, price = _dec(item.get("quantity")), _dec(item.get("unit_price"))
+            qty, price = to_decimal(item.get("quantity")), to_decimal(item.get("unit_price"))
             exact = qty is not None and price is not None and qty * price == amount
             rate = item.get("tax_rate") or e.data.get("vat_rate")
             out.append({

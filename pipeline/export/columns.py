@@ -11,22 +11,21 @@ Escaping text is the writers' job: it depends on the target format.
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema, load_schemas
+from ledgerlens.pipeline.money import to_decimal
 from ledgerlens.pipeline.types import Status
 
 NUMERIC_KINDS = frozenset({"amount", "quantity", "rate", "number"})
 # Names of the shared definitions in common.schema.json that decide a cell's type.
 _REF_KINDS = frozenset({"amount", "quantity", "rate", "date"})
-_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INDEX = re.compile(r"\[\d+\]")
 
@@ -138,23 +137,6 @@ def kind_at(kinds: dict[str, str], path: str) -> str:
 
 
 # --- values ----------------------------------------------------------------------------------
-
-
-def to_decimal(raw: Any) -> Decimal | None:
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, Decimal):
-        return raw if raw.is_finite() else None
-    if isinstance(raw, int):
-        return Decimal(raw)
-    if isinstance(raw, float):  # never produced by the pipeline; repr is its shortest round-trip text
-        return Decimal(repr(raw)) if math.isfinite(raw) else None
-    if isinstance(raw, str) and _PLAIN_DECIMAL.fullmatch(raw):
-        try:
-            return Decimal(raw)
-        except InvalidOperation:
-            return None
-    return None
 
 
 def to_date(raw: Any) -> date | None:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.export.accounts import AccountMap
+from ledgerlens.pipeline.money import to_decimal
 from ledgerlens.pipeline.types import Status
 
 CENT = Decimal("0.01")
@@ -63,13 +64,6 @@ class Ledger:
     skipped: list[tuple[StoredDocument, str]] = field(default_factory=list)
 
 
-def _dec(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else None
-    except InvalidOperation:
-        return None
-
-
 def build_ledger(docs: list[StoredDocument], accounts: AccountMap) -> Ledger:
     ledger = Ledger()
     for doc in docs:
@@ -87,7 +81,7 @@ def _skip_reason(doc: StoredDocument, accounts: AccountMap) -> str | None:
         return f"a {r.doc_type} is not booked"
     if r.status is Status.FAILED:
         return "the document failed"
-    if _dec(r.data.get("total_amount")) is None:
+    if to_decimal(r.data.get("total_amount")) is None:
         return "no total amount"
     if not r.data.get("date"):
         return "no date"
@@ -96,7 +90,7 @@ def _skip_reason(doc: StoredDocument, accounts: AccountMap) -> str | None:
 
 def _entry(doc: StoredDocument, accounts: AccountMap) -> Entry:
     data = doc.result.data
-    total = _dec(data["total_amount"]) or Decimal(0)
+    total = to_decimal(data["total_amount"]) or Decimal(0)
     reversed_ = data.get("document_subtype") == "credit_note" or total < 0
     vendor = data.get("vendor_name") or ""
     booking = accounts.books[doc.result.doc_type]
@@ -114,7 +108,7 @@ def _entry(doc: StoredDocument, accounts: AccountMap) -> Entry:
         )
         for amount, tax, rate in _expense_split(data, abs(total))
     ]
-    tax = abs(_dec(data.get("tax_amount")) or _breakdown_tax(data) or Decimal(0))
+    tax = abs(to_decimal(data.get("tax_amount")) or _breakdown_tax(data) or Decimal(0))
     if tax:
         lines.append(Posting(accounts.input_tax, tax, Decimal(0), f"VAT {text}", "", tax, None, "tax"))
     counter = accounts.paid if booking.how == "paid" else accounts.payable
@@ -136,15 +130,15 @@ def _entry(doc: StoredDocument, accounts: AccountMap) -> Entry:
 
 
 def _breakdown_tax(data: dict[str, Any]) -> Decimal | None:
-    taxes = [_dec(r.get("tax_amount")) for r in data.get("tax_breakdown") or []]
+    taxes = [to_decimal(r.get("tax_amount")) for r in data.get("tax_breakdown") or []]
     return sum((t for t in taxes if t is not None), Decimal(0)) if taxes and None not in taxes else None
 
 
 def _expense_split(data: dict[str, Any], total: Decimal) -> list[tuple[Decimal, Decimal | None, str | None]]:
     """(net amount, its VAT, rate) per expense line; the lines plus the VAT make the total."""
-    tax = abs(_dec(data.get("tax_amount")) or _breakdown_tax(data) or Decimal(0))
+    tax = abs(to_decimal(data.get("tax_amount")) or _breakdown_tax(data) or Decimal(0))
     rows = data.get("tax_breakdown") or []
-    parts = [(_dec(r.get("basis_amount")), _dec(r.get("tax_amount")), r.get("rate")) for r in rows]
+    parts = [(to_decimal(r.get("basis_amount")), to_decimal(r.get("tax_amount")), r.get("rate")) for r in rows]
     if parts and all(b is not None and t is not None for b, t, _ in parts):
         bases = sum((abs(b) for b, _, _ in parts if b is not None), Decimal(0))
         taxes = sum((abs(t) for _, t, _ in parts if t is not None), Decimal(0))

@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from difflib import SequenceMatcher
 from typing import Any
 
-from ledgerlens.pipeline.normalize import fold, parse_amount, parse_date
+from ledgerlens.pipeline.money import to_decimal
+from ledgerlens.pipeline.normalize import fold, parse_date
 
 AMOUNT_FIELDS = frozenset(
     {"total_amount", "net_amount", "tax_amount", "amount_due", "prepaid_amount", "line_total_amount",
@@ -75,16 +75,6 @@ def norm_ref(value: Any) -> str:
     return re.sub(r"\s", "", str(value)).upper().lstrip("#:")
 
 
-def to_decimal(value: Any) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        amt = parse_amount(str(value))
-        return amt.value if amt else None
-
-
 def to_iso(value: Any) -> str | None:
     if value is None:
         return None
@@ -104,7 +94,7 @@ def same_value(field: str, expected: Any, got: Any) -> bool:
     if got is None or got == "" or got == []:
         return False
     if field in AMOUNT_FIELDS or field in ROW_AMOUNT_KEYS:
-        e, g = to_decimal(expected), to_decimal(got)
+        e, g = to_decimal(expected, printed=True), to_decimal(got, printed=True)
         return e is not None and g is not None and e == g
     if field in DATE_FIELDS:
         return to_iso(expected) is not None and to_iso(expected) == to_iso(got)

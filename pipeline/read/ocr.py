@@ -125,7 +125,7 @@ RECEIPT_WIDTH_IN = 4.5  # or narrower than this, when the image says its resolut
 def receipt_shaped(page: Page) -> bool:
     """Long and narrow, or narrower than a hand's width when the resolution is known: a till roll."""
     narrow = page.height > 0 and page.width / page.height < RECEIPT_SHAPE
-    small = bool(page.dpi) and page.width / page.dpi < RECEIPT_WIDTH_IN  # type: ignore[operator]
+    small = bool(page.dpi and page.width / page.dpi < RECEIPT_WIDTH_IN)
     return narrow or small
 
 

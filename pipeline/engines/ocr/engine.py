@@ -15,7 +15,7 @@ from ledgerlens.pipeline.engines.base import AnswerChecks, ModelGate
 from ledgerlens.pipeline.engines.ocr.finder import find_fields
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.machine import physical_cores
-from ledgerlens.pipeline.types import EngineOutput, Page
+from ledgerlens.pipeline.types import Document, EngineOutput, Page
 
 FINDER_VERSION = "1"
 
@@ -54,6 +54,9 @@ class OcrEngine:
     @classmethod
     def default_workers(cls, config: Config) -> int:
         return physical_cores()  # Tesseract runs single-threaded in each worker: one per core
+
+    def read_pages(self, doc: Document) -> list[Page] | None:
+        return None  # the chain reads the pages (text layer, OCR)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -28,7 +28,7 @@ from ledgerlens.pipeline.engines.openai.images import EncodedImage, encode_page
 from ledgerlens.pipeline.engines.openai.options import ServerOptions
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.machine import physical_cores
-from ledgerlens.pipeline.types import EngineOutput, Page
+from ledgerlens.pipeline.types import Document, EngineOutput, Page
 
 DEFAULT_PROMPT = "extract-v1"
 FAMILY = "openai"  # chat messages with content parts: text and images
@@ -86,6 +86,9 @@ class OpenAIEngine:
         options, model, prompt = cls.settings(config)
         api_key = os.environ.get(options.api_key_env) or None  # read here, at the entry point, once
         return cls(options, model, prompt, ServerClient(options, api_key), checks)
+
+    def read_pages(self, doc: Document) -> list[Page] | None:
+        return None  # the chain reads the pages (text layer, OCR)
 
     def describe(self) -> dict[str, Any]:
         o = self.options

@@ -29,7 +29,7 @@ from ledgerlens.pipeline.engines.transformers.options import TransformersOptions
 from ledgerlens.pipeline.engines.transformers.quantize import quantize_dynamic_int8
 from ledgerlens.pipeline.engines.transformers.registry import ResolvedModel, resolve_model
 from ledgerlens.pipeline.machine import has_nvidia_gpu, hostname
-from ledgerlens.pipeline.types import EngineOutput, Page
+from ledgerlens.pipeline.types import Document, EngineOutput, Page
 
 DEFAULT_PROMPT = "extract-v1"
 PROMPT_ALLOWANCE = 1500  # tokens for the instruction, the field list and the chat markup
@@ -121,6 +121,9 @@ class TransformersEngine:
         for folder in rules.folders():
             check_folder(Path(folder))
         return resolved, options, load_prompt(version), rules, spec.revision
+
+    def read_pages(self, doc: Document) -> list[Page] | None:
+        return None  # the chain reads the pages (text layer, OCR)
 
     def describe(self) -> dict[str, Any]:
         if self._describe is None:
