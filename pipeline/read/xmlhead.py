@@ -57,9 +57,10 @@ class XmlHead:
 def read_xml_head(data: bytes) -> XmlHead | None:
     """The prolog and root of XML `data`; None when the bytes do not start like XML."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return None  # UTF-16: e-invoices are UTF-8 (EN 16931 syntaxes); the parser still checks it
-    # latin-1 maps each byte to one character: markup and namespace URIs are ASCII in any 8-bit encoding.
-    text = data.removeprefix(b"\xef\xbb\xbf").decode("latin-1")
+        text = data.decode("utf-16", errors="replace")  # with its byte-order mark
+    else:
+        # latin-1 maps each byte to one character: markup and namespace URIs are ASCII in any 8-bit encoding.
+        text = data.removeprefix(b"\xef\xbb\xbf").decode("latin-1")
     pos, doctype = 0, None
     while True:
         while pos < len(text) and text[pos].isspace():

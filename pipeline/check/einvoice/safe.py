@@ -9,6 +9,8 @@ a tree that still carries a DTD or an entity reference is refused too.
 
 from __future__ import annotations
 
+import re
+
 from ledgerlens.pipeline.read.xmlhead import MAX_XML_BYTES, read_xml_head, unsafe_reason
 from lxml import etree
 
@@ -42,6 +44,8 @@ def parse_xml(xml: bytes) -> etree._Element:
     try:
         root = etree.fromstring(xml, _parser())
     except etree.XMLSyntaxError as e:
+        if re.search(r"amplification|entity loop", str(e), re.IGNORECASE):  # libxml2's own bomb guard
+            raise UnsafeXmlError(f"it declares entities whose expansion the parser stopped ({e})") from e
         raise EInvoiceXmlError(f"the XML is not well-formed: {e}") from e
     info = root.getroottree().docinfo
     if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
