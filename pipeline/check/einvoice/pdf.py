@@ -23,8 +23,9 @@ from typing import Any
 import pypdfium2 as pdfium
 from ledgerlens.pipeline.check.einvoice.model import XmlInvoice
 from ledgerlens.pipeline.check.einvoice.rules import check_rules, rules_applied
-from ledgerlens.pipeline.check.einvoice.safe import EInvoiceXmlError
-from ledgerlens.pipeline.check.einvoice.syntax import parse_einvoice_xml
+from ledgerlens.pipeline.check.einvoice.safe import EInvoiceXmlError, parse_xml
+from ledgerlens.pipeline.check.einvoice.syntax import read_tree
+from ledgerlens.pipeline.check.einvoice.xsd import check_xsd
 from ledgerlens.pipeline.check.parse import parse_output
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
 from ledgerlens.pipeline.types import Classification, Document, EngineOutput, FieldEvidence, Issue, Severity
@@ -112,11 +113,12 @@ def read_einvoice(doc: Document) -> EInvoice | None:
     first_error: EInvoice | None = None
     for name, xml in candidates:
         try:
-            parsed = parse_einvoice_xml(xml)
+            root = parse_xml(xml)
+            parsed = read_tree(root)
         except EInvoiceXmlError as e:
             first_error = first_error or EInvoice(name, error=str(e))
             continue
-        return EInvoice.of(name, parsed, check_rules(parsed))
+        return EInvoice.of(name, parsed, [*check_xsd(root, parsed), *check_rules(parsed)])
     # XML that is not an invoice (a delivery note, metadata) is not an error; broken invoice XML is.
     if first_error is not None and "root element" not in (first_error.error or ""):
         return first_error

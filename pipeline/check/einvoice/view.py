@@ -54,7 +54,8 @@ def is_pdf(attachment: Attachment) -> bool:
 def companions(xml: bytes, file_name: str, issues: Iterable[Issue] = ()) -> dict[str, bytes]:
     """suffix -> bytes of the files kept beside the XML: its page, and each PDF it carries."""
     inv = read_tree(parse_xml(xml))
-    kept = {i: attachment_suffix(n) for n, i in enumerate((i for i, a in enumerate(inv.attachments) if is_pdf(a)), 1)}
+    pdfs = [i for i, attachment in enumerate(inv.attachments) if is_pdf(attachment)]
+    kept = {i: attachment_suffix(n) for n, i in enumerate(pdfs, 1)}
     links = {i: file_name + suffix for i, suffix in kept.items()}
     out = {VIEW_SUFFIX: render_view(inv, list(issues), file_name, links).encode("utf-8")}
     for i, suffix in kept.items():
