@@ -7,11 +7,11 @@ namespaces (the XSD check needs them); only the lookups here ignore them.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeAlias
 
 from lxml import etree
 
-Element = etree._Element
+Element: TypeAlias = etree._Element
 
 
 def local(el: Element) -> str:
