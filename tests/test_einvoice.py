@@ -15,8 +15,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
 from ledgerlens.pipeline.chain import process_file
-from ledgerlens.pipeline.check.einvoice import read_einvoice, reconcile_einvoice
-from ledgerlens.pipeline.check.einvoice_xml import EInvoiceXmlError, parse_einvoice_xml
+from ledgerlens.pipeline.check.einvoice import EInvoiceXmlError, parse_einvoice_xml, read_einvoice, reconcile_einvoice
 from ledgerlens.pipeline.check.parse import parse_output
 from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.measure.scoring import score_field
@@ -165,7 +164,8 @@ def test_a_ubl_invoice_maps_to_our_fields() -> None:
         "total_amount": "119.00", "amount_due": "119.00", "tax_amount": "19.00", "vat_rate": "19",
         "tax_breakdown": [{"category": "S", "rate": "19", "basis_amount": "100.00", "tax_amount": "19.00"}],
         "line_items": [{"description": "Printer paper A4", "quantity": "10", "unit": "H87", "unit_price": "10.00",
-                        "tax_rate": "19", "amount": "100.00"}],
+                        "tax_rate": "19", "amount": "100.00", "line_id": "1", "tax_category": "S"}],
+        "document_type_code": "380", "vendor_country": "DE", "payment_means_code": "58",
     }  # fmt: skip
 
 
@@ -183,7 +183,7 @@ def test_a_ubl_credit_note_is_a_credit_note() -> None:
 @pytest.mark.parametrize(
     ("xml", "reason"),
     [
-        (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><Invoice>&a;</Invoice>', "DOCTYPE"),
+        (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><Invoice>&a;</Invoice>', "declares entities"),
         (b"<Invoice><ID>1</ID>", "not well-formed"),
         (b"<DeliveryNote/>", "root element"),
     ],
@@ -197,7 +197,7 @@ def _reconcile(page: dict, xml: bytes = UBL, text: str = "") -> tuple[dict, list
     from ledgerlens.pipeline.check.einvoice import EInvoice
 
     parsed = parse_einvoice_xml(xml)
-    einvoice = EInvoice("xrechnung.xml", parsed.syntax, parsed.profile, parsed.type_code, parsed.fields)
+    einvoice = EInvoice("xrechnung.xml", parsed.syntax, parsed.profile, parsed.type_code, parsed.fields, xml=parsed)
     evidence = {
         k: FieldEvidence(0.6, page=1, bbox=(1, 2, 3, 4), source="label:x", text=str(v)) for k, v in page.items()
     }

@@ -27,9 +27,14 @@ INVOICE_FIELDS = [
     "vendor_vat_id", "vendor_tax_number", "buyer_name", "buyer_address", "buyer_vat_id",
     "buyer_reference", "order_number", "currency", "iban", "bic", "vat_rate", "line_total_amount",
     "net_amount", "tax_amount", "total_amount", "prepaid_amount", "amount_due", "tax_breakdown",
+    # EN 16931 fields that XML e-invoices fill (schema order)
+    "document_type_code", "delivery_date", "billing_period_start", "billing_period_end", "contract_reference",
+    "preceding_invoice_number", "vendor_country", "buyer_country", "vendor_electronic_address",
+    "buyer_electronic_address", "payment_means_code", "payment_reference", "payment_terms",
+    "allowance_total_amount", "charge_total_amount", "rounding_amount", "allowances_charges",
 ]  # fmt: skip
 LINE_ITEM_HEAD = ["id", "source_file", "doc_type", "document_number", "item_index"]
-LINE_ITEM_FIELDS = ["description", "quantity", "unit", "unit_price", "tax_rate", "amount"]
+LINE_ITEM_FIELDS = ["description", "quantity", "unit", "unit_price", "tax_rate", "amount", "line_id", "tax_category"]
 REVIEW_HEAD = [
     "id", "source_file", "doc_type", "status", "field", "extracted_value", "severity", "code",
     "reason", "confidence", "page", "corrected_value", "review_status",
@@ -241,7 +246,7 @@ def test_no_cell_is_a_formula_and_every_text_is_escaped(exported: Exported) -> N
 
 def test_header_is_frozen_and_filtered(exported: Exported) -> None:
     wb = load_workbook(exported.xlsx)
-    for title, rows, last in [("Invoices", 2, "AC"), ("Line items", 4, "K"), ("Review", 4, "M")]:
+    for title, rows, last in [("Invoices", 2, "AT"), ("Line items", 4, "M"), ("Review", 4, "M")]:
         ws = wb[title]
         assert ws.freeze_panes == "C2"
         assert ws.auto_filter.ref == f"A1:{last}{rows + 1}"

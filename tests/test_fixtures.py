@@ -89,7 +89,7 @@ def test_manifest_lists_every_document_with_its_ground_truth(dataset: Path) -> N
     kinds = {line["doc_type"] for line in lines}
     assert kinds == {"invoice", "receipt", "bank_statement", "unknown"}
     suffixes = {Path(line["document"]).name.split(".", 1)[1] for line in lines}
-    assert suffixes == {"pdf", "scan.png", "scan.tif", "photo.jpg"}
+    assert suffixes == {"pdf", "scan.png", "scan.tif", "photo.jpg", "xml"}
 
 
 def test_returned_paths_are_the_documents(tmp_path: Path) -> None:

@@ -32,7 +32,8 @@ from ledgerlens.cli import main
 
 
 def _documents(samples: Path) -> list[Path]:
-    return sorted(p for p in samples.iterdir() if not p.name.endswith((".json", ".jsonl")))
+    """The samples an engine reads: XML e-invoices never reach one (the XML is the data)."""
+    return sorted(p for p in samples.iterdir() if not p.name.endswith((".json", ".jsonl", ".xml")))
 
 
 def test_every_sample_has_a_recording_and_every_recording_is_a_sample(samples: Path) -> None:

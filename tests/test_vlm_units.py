@@ -143,7 +143,7 @@ def test_nuextract_prompt_is_a_typed_json_template(invoice) -> None:
     assert template["total_amount"] == "number"
     assert template["date"] == "date-time"
     assert template["vendor_name"] == "verbatim-string"
-    assert template["document_subtype"] == ["invoice", "credit_note"]
+    assert template["document_subtype"] == ["invoice", "credit_note", "corrected_invoice", "prepayment_invoice"]
     assert template["line_items"][0]["description"] == "verbatim-string"
     conv = start(load_prompt("nuextract-2"), "qwen2_vl", invoice, 1)
     assert conv.messages[0]["role"] == "user"  # no instructions, no system line
@@ -178,7 +178,7 @@ def test_model_schema_dates_are_calendar_exact(invoice) -> None:
     date = re.compile(DATE_PATTERN)
     for good in ("2024-02-29", "2000-02-29", "2025-12-31", "2025-04-30"):
         assert date.match(good), good
-    for bad in ("2023-02-29", "1900-02-29", "2025-04-31", "2025-13-01", "2025-00-10", "2025-02-30"):
+    for bad in ("2023-02-29", "1900-02-29", "2025-04-31", "2025-13-01", "2025-00-10", "2025-02-30", "7234-01-23"):
         assert not date.match(bad), bad
 
 

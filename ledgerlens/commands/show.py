@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from ledgerlens.pipeline.check.einvoice.view import view_path
+
 from .common import console, open_store, workspace
 
 
@@ -27,6 +29,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     con.print(f"[bold]{r.source_name}[/bold]  id {stored.id}  {r.doc_type}  [bold]{r.status}[/bold]")
     con.print(f"sha256 {r.sha256}  {r.media_type}, {r.page_count} page(s)  file: {r.source_path}")
+    readable = view_path(r.source_path, r.provenance)
+    if readable:
+        einvoice = r.provenance.get("einvoice", {})
+        con.print(f"e-invoice {einvoice.get('customization')} ({einvoice.get('syntax')}); readable page: {readable}")
     con.print(f"Review: {review_url}  (ledgerlens review serve)", markup=False, soft_wrap=True)
     fields = r.provenance.get("fields", {})
     from rich.table import Table
@@ -82,6 +88,7 @@ def _as_json(stored: Any) -> dict[str, Any]:
         "sha256": r.sha256,
         "source_name": r.source_name,
         "source_path": r.source_path,
+        "view_path": view_path(r.source_path, r.provenance),
         "doc_type": r.doc_type,
         "status": str(r.status),
         "data": r.data,

@@ -4,6 +4,8 @@
 
 An engine that brings its own reading of the pages (the replay engine) takes the place of
 rasterize and ocr, and there is no second reading.
+An XML e-invoice takes a shorter way: it has no page and no words (the XML is the data), so it
+goes load -> einvoice -> parse -> validate, around rasterize, OCR, classify and the engine.
 
 The chain is written once, here (the results it builds besides a read document: `results.py`).
 How each stage is *called* is up to the caller: directly (tests, `eval`) or as a Prefect task
@@ -23,7 +25,14 @@ from typing import Any
 
 from ledgerlens.pipeline.chain.results import failed_result, provenance, unknown_result
 from ledgerlens.pipeline.check.answers import PIPELINE_CHECKS
-from ledgerlens.pipeline.check.einvoice import EInvoice, read_einvoice, reconcile_einvoice
+from ledgerlens.pipeline.check.einvoice import (
+    EInvoice,
+    einvoice_data,
+    read_einvoice,
+    read_einvoice_file,
+    reconcile_einvoice,
+    without_superseded,
+)
 from ledgerlens.pipeline.check.parse import parse_output
 from ledgerlens.pipeline.check.validate import confidence_issues, validate
 from ledgerlens.pipeline.config import Config
@@ -32,11 +41,20 @@ from ledgerlens.pipeline.engines import Engine, create_engine
 from ledgerlens.pipeline.errors import DocumentError
 from ledgerlens.pipeline.read import second as ocr_second
 from ledgerlens.pipeline.read.classify import classify
-from ledgerlens.pipeline.read.load import load_document
+from ledgerlens.pipeline.read.load import XML, load_document
 from ledgerlens.pipeline.read.ocr import read_text
 from ledgerlens.pipeline.read.rasterize import rasterize
 from ledgerlens.pipeline.read.second import reading_quality, till_key_fields, wants_second_reading
-from ledgerlens.pipeline.types import UNKNOWN, Classification, Document, DocumentResult, Issue, Severity, status_of
+from ledgerlens.pipeline.types import (
+    UNKNOWN,
+    Classification,
+    Document,
+    DocumentResult,
+    EngineOutput,
+    Issue,
+    Severity,
+    status_of,
+)
 
 Runner = Callable[..., Any]  # runner(stage_name, fn, *args, **kwargs) -> fn(*args, **kwargs)
 
@@ -100,6 +118,8 @@ def process_file(
     work_dir = Path(tempfile.mkdtemp(prefix="ledgerlens-", dir=ctx.scratch))
     try:
         doc = stage("load", load_document, path, opts, name)
+        if doc.media_type == XML:
+            return _xml_einvoice(doc, ctx, stage, timings)
         own_pages = ctx.engine.read_pages(doc)
         if own_pages is None:
             doc = stage("rasterize", rasterize, doc, opts, work_dir, all_pages=ctx.engine.needs_images)
@@ -143,6 +163,20 @@ def _second_reading(
     return keep
 
 
+def _xml_einvoice(doc: Document, ctx: Context, stage: Runner, timings: dict[str, float]) -> DocumentResult:
+    """An XML e-invoice: read, mapped and checked from the XML alone."""
+    einvoice = stage("einvoice", read_einvoice_file, doc)
+    cls = einvoice.classification(Classification(UNKNOWN, 0.0, {}))
+    if cls.doc_type not in ctx.schemas:
+        return unknown_result(doc, cls, ctx.provenance(doc, cls), timings)
+    schema = ctx.schemas[cls.doc_type]
+    data, evidence, issues = stage("parse", einvoice_data, einvoice, schema)
+    issues = [*issues, *without_superseded(stage("validate", validate, data, cls.doc_type, schema))]
+    model_info = {"engine": "xml", "syntax": einvoice.syntax}
+    out = EngineOutput("", einvoice.fields or {}, evidence, model_info)
+    return _result(doc, cls, ctx, schema, out, data, issues, timings, einvoice)
+
+
 def _extract(
     doc: Document,
     cls: Classification,
@@ -159,8 +193,23 @@ def _extract(
     data, issues = stage("parse", parse_output, out.data, schema, out.field_evidence)
     if einvoice is not None:  # the embedded XML is the data; the page is checked against it
         out, data, issues = stage("einvoice", reconcile_einvoice, einvoice, out, data, issues, schema, doc.text)
-    issues += stage("validate", validate, data, cls.doc_type, schema)
+    checked = stage("validate", validate, data, cls.doc_type, schema)
+    issues += without_superseded(checked) if einvoice is not None and einvoice.fields is not None else checked
     issues += out.issues
+    return _result(doc, cls, ctx, schema, out, data, issues, timings, einvoice)
+
+
+def _result(
+    doc: Document,
+    cls: Classification,
+    ctx: Context,
+    schema: DocumentSchema,
+    out: EngineOutput,
+    data: dict[str, Any],
+    issues: list[Issue],
+    timings: dict[str, float],
+    einvoice: EInvoice | None,
+) -> DocumentResult:
     confidence = {k: round(ev.confidence, 3) for k, ev in out.field_evidence.items() if k in data}
     issues += confidence_issues(confidence, ctx.config.pipeline.review_confidence)
     prov = ctx.provenance(doc, cls)
@@ -170,6 +219,8 @@ def _extract(
     prov["engine_timings"] = {k: round(v, 4) for k, v in out.timings.items()}
     if einvoice is not None:
         prov["einvoice"] = einvoice.describe()
+        if doc.media_type == XML:
+            prov["einvoice"]["file"] = True  # the XML is the document: its view is kept beside it
     if not data:
         issues.insert(0, Issue("extract", "no_fields", Severity.FATAL, "No field could be read from the document."))
     return DocumentResult(

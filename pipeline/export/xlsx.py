@@ -21,6 +21,7 @@ from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from ledgerlens.pipeline.books.review import REVIEW_CHOICES
 from ledgerlens.pipeline.books.store import StoredDocument
+from ledgerlens.pipeline.check.einvoice.view import view_path
 from ledgerlens.pipeline.config import ReviewConfig
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.export.accounts import AccountMap
@@ -95,7 +96,9 @@ def export_xlsx(
     book_dir = path.parent
 
     def link_of(doc: StoredDocument) -> str | None:
-        return link_target(doc.result.source_path, book_dir, workspace_root)
+        # An XML e-invoice links to its readable page kept beside it, not to the raw XML.
+        readable = view_path(doc.result.source_path, doc.result.provenance) or doc.result.source_path
+        return link_target(readable, book_dir, workspace_root)
 
     for table in tables:
         _write_table(wb.create_sheet(table.title), table, link_of)

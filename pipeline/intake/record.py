@@ -1,7 +1,8 @@
 """The last step of a document: its result in the store, then the file in done/ or failed/.
 
 The store is written first: after a crash between the two steps the store already says where
-the file belongs, and recovery only has to finish the move.
+the file belongs, and recovery only has to finish the move. An XML e-invoice gets its readable
+page (and the PDFs it carries) beside it in done/ after the move (`check/einvoice/view.py`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ledgerlens.pipeline.books.store import Store, StoredDocument
+from ledgerlens.pipeline.check.einvoice import EInvoiceXmlError
+from ledgerlens.pipeline.check.einvoice.view import companions, view_path
 from ledgerlens.pipeline.intake.journal import DONE, DUPLICATE, FAILED, FINISHING, IntakeRow, Journal
 from ledgerlens.pipeline.intake.workspace import (
     DUPLICATE_SUFFIX,
@@ -18,6 +21,7 @@ from ledgerlens.pipeline.intake.workspace import (
     free_path,
     move_to,
     workspace_lock,
+    write_bytes,
     write_error_record,
     write_note,
 )
@@ -34,7 +38,21 @@ def record_result(result: DocumentResult, claimed: Path, ws: Workspace, store: S
     move_to(claimed, target)
     if result.status is Status.FAILED:
         write_error_record(target, {**error_record(result), "attempts": stored.attempts})
+    else:
+        write_companions(target, result)
     return stored
+
+
+def write_companions(path: Path, result: DocumentResult) -> list[Path]:
+    """Beside an XML e-invoice in done/: `<name>.view.html` and `<name>.attachment-<n>.pdf`.
+    Written again whole when recovery repeats the step; nothing for other documents."""
+    if view_path(result.source_path, result.provenance) is None:
+        return []
+    try:
+        files = companions(path.read_bytes(), path.name, result.issues)
+    except (OSError, EInvoiceXmlError):
+        return []  # read a moment ago; a file changed by hand since keeps its stored data, without a page
+    return [write_bytes(Path(f"{path}{suffix}"), data) for suffix, data in files.items()]
 
 
 def error_record(result: DocumentResult) -> dict[str, object]:
@@ -125,6 +143,10 @@ def _write_note(row: IntakeRow, path: Path, store: Store) -> None:
         else:  # never opened (a link, a pipe) or unreadable: the journal holds the whole story
             note = {k: getattr(row, k) for k in ("stage", "code", "reason", "hint")}
             write_error_record(path, {**note, "attempts": max(row.tries, 1), "sha256": row.sha256})
+    elif row.outcome == DONE:
+        done = store.get(str(row.document_id)) if row.document_id is not None else None
+        if done is not None:
+            write_companions(path, done.result)
     elif row.outcome == DUPLICATE:
         booked = store.get(str(row.duplicate_of)) if row.duplicate_of is not None else None
         first = (

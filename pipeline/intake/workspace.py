@@ -10,6 +10,7 @@ the destination gets the document's short hash appended, so nothing is ever over
 from __future__ import annotations
 
 import fcntl
+import glob
 import json
 import os
 from collections.abc import Collection, Iterator
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ledgerlens.pipeline.check.einvoice.view import VIEW_SUFFIX
 from ledgerlens.pipeline.config import CONFIG_NAME, DEFAULT_TOML, Config, load_config
 from ledgerlens.pipeline.errors import ConfigError
 
@@ -103,8 +105,11 @@ def list_inputs(folder: Path) -> list[Path]:
 
 def _taken(target: Path) -> bool:
     # A file's note counts too: a new file must not inherit (and overwrite) an old note. lexists:
-    # a dangling symlink set aside in failed/ still holds its name.
-    return any(os.path.lexists(f"{target}{suffix}") for suffix in ("", *NOTE_SUFFIXES))
+    # a dangling symlink set aside in failed/ still holds its name. So do an e-invoice's page and
+    # attachments: an XML taking this name would write them.
+    if any(os.path.lexists(f"{target}{suffix}") for suffix in ("", *NOTE_SUFFIXES, VIEW_SUFFIX)):
+        return True
+    return bool(glob.glob(f"{glob.escape(str(target))}.attachment-*.pdf"))
 
 
 def _free_name(folder: Path, name: str, tag: str, reserved: Collection[Path]) -> Path:
@@ -150,6 +155,17 @@ def move_to(path: Path, target: Path) -> Path:
 def write_error_record(failed_path: Path, record: dict[str, object]) -> Path:
     """`<name>.error.json` beside a failed file: stage, code, reason, hint, time, attempts."""
     return write_note(failed_path, ERROR_SUFFIX, record)
+
+
+def write_bytes(out: Path, data: bytes) -> Path:
+    """A file written whole or not at all (a temporary name, then a rename)."""
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, out)
+    return out
 
 
 def write_note(path: Path, suffix: str, record: dict[str, object]) -> Path:

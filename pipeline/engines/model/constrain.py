@@ -8,7 +8,7 @@ and a larger install.
 
 Guards the grammar alone does not give:
 - calendar dates: the JSON Schema `date` format accepts 2023-02-29 in llguidance; the model-facing
-  pattern below allows 29 February in leap years only; rates are held to 0-100;
+  pattern below allows 29 February in leap years only, and the years parse takes; rates are held to 0-100;
 - the token budget: every string and list is bounded, but their product is not. When the new-token
   budget nearly runs out (64 tokens left, enough to finish the deepest open value of our schemas
   even one byte per token) the processor closes the JSON: the open string with its quote, then
@@ -21,10 +21,12 @@ import copy
 import json
 from typing import Any
 
-# YYYY-MM-DD with day ranges per month; 29 February only in leap years (Gregorian rule).
-_LEAP = "([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)"
+# YYYY-MM-DD with day ranges per month; 29 February only in leap years (Gregorian rule); years
+# 1990-2099, the ones the parse stage takes as a document's date (normalize.find_dates).
+_YEAR = "(199[0-9]|20[0-9]{2})"
+_LEAP = "(199[26]|20([02468][048]|[13579][26]))"
 DATE_PATTERN = (
-    "^([0-9]{4}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+    f"^({_YEAR}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
     f"|02-(0[1-9]|1[0-9]|2[0-8]))|{_LEAP}-02-29)$"
 )
 # A percentage the parse stage accepts (0-100); the document schema's pattern alone allows 999.

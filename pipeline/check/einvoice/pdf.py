@@ -1,9 +1,10 @@
-"""E-invoices: a PDF that carries its invoice as XML (Factur-X / ZUGFeRD, XRechnung, UBL).
+"""A PDF that carries its invoice as XML (Factur-X / ZUGFeRD, XRechnung, UBL).
 
 Two stage functions, both pure over their inputs:
 
 - `read_einvoice(doc)` lists the PDF's embedded files (pypdfium2) and reads the first that is a
-  CII or UBL invoice (`einvoice_xml.py`). None when there is none: an ordinary PDF.
+  CII or UBL invoice (`syntax.py`, the same mapping as an XML file's). None when there is none:
+  an ordinary PDF.
 - `reconcile_einvoice(einvoice, out, data, issues, schema)` makes the XML the document's data
   (exact; confidence 1.0) and compares what the page shows with it. The page and the XML must
   agree on the total, the IBAN and the invoice number: a difference is an error on the result,
@@ -19,7 +20,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pypdfium2 as pdfium
-from ledgerlens.pipeline.check.einvoice_xml import EInvoiceXmlError, parse_einvoice_xml
+from ledgerlens.pipeline.check.einvoice.model import XmlInvoice
+from ledgerlens.pipeline.check.einvoice.rules import check_rules, rules_applied
+from ledgerlens.pipeline.check.einvoice.safe import EInvoiceXmlError, parse_xml
+from ledgerlens.pipeline.check.einvoice.syntax import read_tree
+from ledgerlens.pipeline.check.einvoice.xsd import check_xsd
 from ledgerlens.pipeline.check.parse import parse_output
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
 from ledgerlens.pipeline.money import to_decimal
@@ -34,21 +39,40 @@ CHECKED_FIELDS = ("total_amount", "iban", "invoice_number")
 
 @dataclass(frozen=True)
 class EInvoice:
-    attachment: str
+    attachment: str  # the embedded file's name, or the XML file's own name
     syntax: str = ""
-    profile: str | None = None
+    profile: str | None = None  # the specification identifier (BT-24)
     type_code: str | None = None
     fields: dict[str, Any] | None = None  # raw values from the XML; None when it could not be read
     error: str | None = None
+    xml: XmlInvoice | None = None
+    issues: tuple[Issue, ...] = ()  # EN 16931 rules and XSD findings
+
+    @classmethod
+    def of(cls, attachment: str, xml: XmlInvoice, issues: list[Issue]) -> EInvoice:
+        return cls(attachment, xml.syntax, xml.customization_id, xml.type_code, xml.fields, None, xml, tuple(issues))
 
     def describe(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "attachment": self.attachment,
             "syntax": self.syntax,
             "profile": self.profile,
             "type_code": self.type_code,
             "error": self.error,
         }
+        if self.xml is not None:
+            out |= {
+                "customization": self.xml.customization,
+                "business_process": self.xml.business_process,
+                "rules": rules_applied(self.xml),
+            }
+            if self.xml.attachments:
+                out["attachments"] = [
+                    {"filename": a.filename, "mime_code": a.mime_code, "description": a.description,
+                     "bytes": len(a.data) if a.data is not None else None}
+                    for a in self.xml.attachments
+                ]  # fmt: skip
+        return out
 
     def classification(self, visual: Classification) -> Classification:
         """An e-invoice is an invoice (or credit note) whatever the page looks like."""
@@ -89,11 +113,12 @@ def read_einvoice(doc: Document) -> EInvoice | None:
     first_error: EInvoice | None = None
     for name, xml in candidates:
         try:
-            parsed = parse_einvoice_xml(xml)
+            root = parse_xml(xml)
+            parsed = read_tree(root)
         except EInvoiceXmlError as e:
             first_error = first_error or EInvoice(name, error=str(e))
             continue
-        return EInvoice(name, parsed.syntax, parsed.profile, parsed.type_code, parsed.fields)
+        return EInvoice.of(name, parsed, [*check_xsd(root, parsed), *check_rules(parsed)])
     # XML that is not an invoice (a delivery note, metadata) is not an error; broken invoice XML is.
     if first_error is not None and "root element" not in (first_error.error or ""):
         return first_error
@@ -125,20 +150,20 @@ def reconcile_einvoice(
         )
         return out, data, [*issues, warning]
     xml_data, xml_issues = parse_output(einvoice.fields, schema)
-    xml_data, dropped = _fit_schema(xml_data, schema, einvoice.attachment)
+    xml_data, dropped = fit_schema(xml_data, schema, einvoice.attachment)
     checks = _mismatches(einvoice, data, xml_data, _compact(page_text))
     evidence = {k: _evidence(einvoice, out.field_evidence.get(k), data.get(k), v) for k, v in xml_data.items()}
     new_out = replace(out, data=dict(einvoice.fields), field_evidence=evidence)
-    return new_out, xml_data, [*checks, *xml_issues, *dropped]
+    return new_out, xml_data, [*checks, *xml_issues, *dropped, *einvoice.issues]
 
 
-def _fit_schema(data: dict[str, Any], schema: DocumentSchema, attachment: str) -> tuple[dict[str, Any], list[Issue]]:
+def fit_schema(data: dict[str, Any], schema: DocumentSchema, attachment: str) -> tuple[dict[str, Any], list[Issue]]:
     """XML values our schema cannot hold (a BIC like "BIC_MONCOMPTE") are left out with a warning,
     so one odd value does not hold back every check on an exact document."""
     issues = []
     for path, message in schema.errors(data):
         key = path.removeprefix("$.").split(".")[0].split("[")[0]
-        if key in data and key not in ("line_items", "tax_breakdown"):
+        if key in data and not isinstance(data[key], list):  # a list's problem is validate's to report
             issues.append(
                 Issue(STAGE, "einvoice_value_dropped", Severity.WARNING,
                       f"{key} from {attachment} does not fit the schema ({message}); left out", field=key)
