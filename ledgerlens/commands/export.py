@@ -61,7 +61,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         con.print(f"  left out: {name} ({reason})")
     if report.refused:
         docs = len({r.doc_id for r in report.refused})
-        con.print(f"{docs} document(s) left out: the target would refuse these rows (also on the Review sheet):")
+        con.print(
+            f"{docs} document(s) left out: the target would refuse these rows (the Review sheet lists them "
+            "when accounts.toml's [chart] target is this format):",
+            markup=False,
+        )
         _print_refusals(con, report.refused)
     return 0
 

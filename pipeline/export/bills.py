@@ -76,7 +76,7 @@ def _lines(e: Entry, accounts: AccountMap) -> list[dict[str, Any]]:
         for item, amount in zip(items, amounts, strict=True):
             qty, price = _dec(item.get("quantity")), _dec(item.get("unit_price"))
             exact = qty is not None and price is not None and qty * price == amount
-            rate = item.get("tax_rate") or e.data.get("vat_rate")
+            rate = item.get("tax_rate") or _document_rate(e.data)
             out.append({
                 "description": item.get("description") or "", "quantity": qty if exact else Decimal(1),
                 "unit": price if exact else amount, "amount": amount,
@@ -88,6 +88,12 @@ def _lines(e: Entry, accounts: AccountMap) -> list[dict[str, Any]]:
          "tax_code": p.tax_code}
         for p in e.postings if p.kind == "expense"
     ]  # fmt: skip
+
+
+def _document_rate(data: dict[str, Any]) -> Any:
+    """The invoice's one VAT rate: `vat_rate`, else the rate of a breakdown with a single rate."""
+    rates = {r.get("rate") for r in data.get("tax_breakdown") or [] if isinstance(r, dict)}
+    return data.get("vat_rate") or (rates.pop() if len(rates) == 1 else None)
 
 
 def _contact(e: Entry, accounts: AccountMap) -> str:
