@@ -121,7 +121,7 @@ class AccountMap:
             return found.tax_code
         codes = self.chart.tax_codes_abroad if data is not None and is_abroad(self.chart, data) else self.tax_codes
         key = rate_key(rate) if rate not in (None, "") else None
-        return codes.get(key, "") if key in codes else codes.get("*", "")
+        return codes[key] if key is not None and key in codes else codes.get("*", "")
 
     def input_tax_account(self, rate: Any, data: dict[str, Any]) -> str | None:
         """Where the VAT of an expense at `rate` goes; None: not deductible, it stays in the expense."""
