@@ -229,7 +229,7 @@ def test_datev_has_the_extf_header_semicolons_decimal_comma_cp1252_and_crlf() ->
         ("19,00", "S", "1576", "1600", "", "0510", "cmd/CcalcA0"),
         ("10,00", "H", "4930", "1600", "", "0710", "GS-7"),
         ("1,90", "H", "1576", "1600", "", "0710", "GS-7"),
-        ("12,00", "S", "4650", "1000", "9", "0810", "1+1"),  # gross with the BU key: DATEV splits the VAT
+        ("12,00", "S", "4650", "1000", "0009", "0810", "1+1"),  # gross with the BU key: DATEV splits the VAT
     ]
 
 

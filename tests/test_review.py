@@ -136,5 +136,6 @@ def test_export_since_last_records_what_went_out(workspace: Path) -> None:
     assert main(["export", "--to", "journal", "--workspace", str(workspace), "--since-last"]) == 0
     assert journal.read_text(encoding="utf-8-sig").count("\n") == 1  # nothing new: the header only
     assert main(["export", "--to", "journal", "--workspace", str(workspace), "--period", "2026-09"]) == 0
+    assert main(["init", str(workspace), "--chart", "skr03"]) == 0  # DATEV's header needs the SKR
     assert main(["export", "--to", "datev", "--workspace", str(workspace), "--period", "2026-10"]) == 0
     assert list((workspace / "exports" / "accounting").glob("EXTF_Buchungsstapel_20261003_20261003.csv"))

@@ -24,9 +24,13 @@ account_length = 4
 fiscal_year_start_month = 1
 
 [formats]
-quickbooks_date = "%m/%d/%Y"
+quickbooks = "us"       # the QuickBooks Online company: "us" (Vendor, MM/DD/YYYY) or "intl" (Supplier,
+                        # a tax code per line, DD/MM/YYYY)
+quickbooks_date = "%m/%d/%Y"     # optional: defaults to the variant's
 xero_date = "%d/%m/%Y"
 ```
+The chart sections (`[chart]`, `[input_tax]`, `[tax_codes.abroad]`, `[exchange_rates]`) are read by
+`chart.py`; `ledgerlens init --chart NAME` writes a complete file from a starter chart.
 Every key is optional; unknown keys are errors (a typo must not silently book to suspense).
 """
 
@@ -39,15 +43,18 @@ from typing import Any
 
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema, load_schemas, packaged_schemas
 from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.export.chart import SECTIONS as CHART_SECTIONS
+from ledgerlens.pipeline.export.chart import Chart, is_abroad, parse_chart, tax_codes
 from ledgerlens.pipeline.money import to_decimal
 from ledgerlens.pipeline.normalize import vendor_key
 
 FILE_NAME = "accounts.toml"
-_SECTIONS = {"accounts", "tax_codes", "vendors", "datev", "formats"}
+_SECTIONS = {"accounts", "tax_codes", "vendors", "datev", "formats", *CHART_SECTIONS}
 _ACCOUNT_KEYS = {"payable", "paid", "input_tax", "suspense"}
 _VENDOR_KEYS = {"account", "tax_code", "datev_tax_key", "contact"}
 _DATEV_KEYS = {"consultant_number", "client_number", "account_length", "fiscal_year_start_month"}
-_FORMAT_KEYS = {"quickbooks_date", "xero_date"}
+_FORMAT_KEYS = {"quickbooks", "quickbooks_date", "xero_date"}
+QUICKBOOKS_VARIANTS = {"us": "%m/%d/%Y", "intl": "%d/%m/%Y"}  # the company's region -> its import's date format
 
 
 @dataclass(frozen=True)
@@ -91,9 +98,11 @@ class AccountMap:
     tax_codes: dict[str, str] = field(default_factory=dict)  # normalized rate ("19", "5.5") -> code
     vendors: dict[str, VendorAccount] = field(default_factory=dict)  # vendor_key -> entry
     datev: DatevSettings = DatevSettings()
-    quickbooks_date: str = "%m/%d/%Y"
+    quickbooks: str = "us"
+    quickbooks_date: str = ""  # "": the variant's (QUICKBOOKS_VARIANTS)
     xero_date: str = "%d/%m/%Y"
     source: str = "(defaults)"
+    chart: Chart = field(default_factory=Chart)  # the target's chart, input tax by rate, tax codes abroad (chart.py)
     # Which document types are booked, and how (their cards'; the workspace's types included).
     books: dict[str, Booking] = field(default_factory=bookings)
 
@@ -104,11 +113,27 @@ class AccountMap:
         found = self.vendor(name)
         return found.account if found else self.suspense
 
-    def tax_code(self, name: str | None, rate: Any) -> str:
+    def tax_code(self, name: str | None, rate: Any, data: dict[str, Any] | None = None) -> str:
+        """The vendor's own code, else the code of `rate` ("*": any rate) for a vendor at home or,
+        when the document `data` shows the vendor abroad, from [tax_codes.abroad]."""
         found = self.vendor(name)
         if found and found.tax_code:
             return found.tax_code
-        return self.tax_codes.get(rate_key(rate), "") if rate not in (None, "") else ""
+        codes = self.chart.tax_codes_abroad if data is not None and is_abroad(self.chart, data) else self.tax_codes
+        key = rate_key(rate) if rate not in (None, "") else None
+        return codes[key] if key is not None and key in codes else codes.get("*", "")
+
+    def input_tax_account(self, rate: Any, data: dict[str, Any]) -> str | None:
+        """Where the VAT of an expense at `rate` goes; None: not deductible, it stays in the expense."""
+        if not self.chart.input_tax:
+            return self.input_tax
+        if is_abroad(self.chart, data) or rate in (None, ""):
+            return None
+        return self.chart.input_tax.get(rate_key(rate))
+
+    @property
+    def quickbooks_date_format(self) -> str:
+        return self.quickbooks_date or QUICKBOOKS_VARIANTS[self.quickbooks]
 
 
 def rate_key(rate: Any) -> str:
@@ -157,7 +182,7 @@ def _table(raw: dict[str, Any], name: str, allowed: set[str] | None = None) -> d
 def parse_accounts(raw: dict[str, Any], source: str = "accounts.toml") -> AccountMap:
     _check_keys(source, raw, _SECTIONS)
     accounts = {k: _text(f"[accounts] {k}", v) for k, v in _table(raw, "accounts", _ACCOUNT_KEYS).items()}
-    tax_codes = {rate_key(k): _text(f"[tax_codes] {k}", v) for k, v in _table(raw, "tax_codes").items()}
+    home_codes, _ = tax_codes(raw.get("tax_codes"), rate_key)
     vendors: dict[str, VendorAccount] = {}
     for name, entry in _table(raw, "vendors").items():
         where = f"[vendors.{name!r}]"
@@ -176,6 +201,12 @@ def parse_accounts(raw: dict[str, Any], source: str = "accounts.toml") -> Accoun
     if not 1 <= datev_raw.get("fiscal_year_start_month", 1) <= 12:
         raise ConfigError("[datev] fiscal_year_start_month must be 1..12")
     formats = {k: _text(f"[formats] {k}", v) for k, v in _table(raw, "formats", _FORMAT_KEYS).items()}
-    named = AccountMap(tax_codes=tax_codes, vendors=vendors, datev=DatevSettings(**datev_raw), source=source)
+    if formats.get("quickbooks", "us") not in QUICKBOOKS_VARIANTS:
+        raise ConfigError(f"[formats] quickbooks must be one of {', '.join(QUICKBOOKS_VARIANTS)}")
+    declared = set(accounts.values()) | {v.account for v in vendors.values()}
+    chart = parse_chart(raw, rate_key, declared)
+    named = AccountMap(
+        tax_codes=home_codes, vendors=vendors, datev=DatevSettings(**datev_raw), source=source, chart=chart
+    )
     settings: dict[str, Any] = {**accounts, **formats}  # only _ACCOUNT_KEYS and _FORMAT_KEYS: text fields
     return replace(named, **settings)

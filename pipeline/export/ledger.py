@@ -96,21 +96,24 @@ def _entry(doc: StoredDocument, accounts: AccountMap) -> Entry:
     booking = accounts.books[doc.result.doc_type]
     number = str(data.get(booking.ref_field) or "") if booking.ref_field else ""
     text = f"{vendor} {number}".strip() or doc.result.source_name
-    lines = [
-        Posting(
-            accounts.expense_account(vendor),
-            amount,
-            Decimal(0),
-            text,
-            accounts.tax_code(vendor, rate),
-            tax,
-            rate,
-        )
-        for amount, tax, rate in _expense_split(data, abs(total))
-    ]
-    tax = abs(to_decimal(data.get("tax_amount")) or _breakdown_tax(data) or Decimal(0))
-    if tax:
-        lines.append(Posting(accounts.input_tax, tax, Decimal(0), f"VAT {text}", "", tax, None, "tax"))
+    lines: list[Posting] = []
+    taxes: dict[str, Decimal] = {}
+    for amount, tax, rate in _expense_split(data, abs(total)):
+        account = accounts.input_tax_account(rate, data) if tax else None
+        if tax and account is None:  # not deductible (a rate the chart has no account for, a vendor abroad)
+            amount, tax = amount + tax, None
+        elif tax and account is not None:
+            taxes[account] = taxes.get(account, Decimal(0)) + tax
+        lines.append(
+            Posting(accounts.expense_account(vendor), amount, Decimal(0), text, accounts.tax_code(vendor, rate, data),
+                    tax, rate)
+        )  # fmt: skip
+    booked = sum((p.debit for p in lines), Decimal(0)) + sum(taxes.values(), Decimal(0))
+    if booked != abs(total):  # tax of breakdown rows without a basis: to the first input-tax account
+        first = next(iter(taxes), accounts.input_tax)
+        taxes[first] = taxes.get(first, Decimal(0)) + abs(total) - booked
+    for account, tax in taxes.items():
+        lines.append(Posting(account, tax, Decimal(0), f"VAT {text}", "", tax, None, "tax"))
     counter = accounts.paid if booking.how == "paid" else accounts.payable
     lines.append(Posting(counter, Decimal(0), abs(total), text, kind="counter"))
     if reversed_:

@@ -9,6 +9,11 @@ Adding a format: a function `write(request: ExportRequest) -> list[Path]` in a m
 package and one `ExportFormat` entry below naming it. Writers are imported when used, so that
 listing the formats (`--help`) imports no spreadsheet library. A format's bytes are a function
 of the documents and `accounts.toml`: the same documents give the same files.
+
+A format that a program imports names a `check` too: `check(request) -> list[Refusal]`
+(`rules.py`), the target's import rules run on every row of the files it would write. The export
+writes nothing while anything is refused (or, with `allow_incomplete`, leaves the refused
+documents out and reports them); `ledgerlens export --check` runs the check alone.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ if TYPE_CHECKING:  # annotations only: listing the formats imports no database o
     from ledgerlens.pipeline.books.store import StoredDocument
     from ledgerlens.pipeline.config import Config
     from ledgerlens.pipeline.export.accounts import AccountMap
+    from ledgerlens.pipeline.export.rules import Refusal
 
 _PERIOD = re.compile(r"\d{4}(-(0[1-9]|1[0-2]))?")
 
@@ -52,6 +58,12 @@ class ExportRequest:
 
 
 Writer = Callable[[ExportRequest], list[Path]]
+Check = Callable[[ExportRequest], "list[Refusal]"]
+
+
+def _resolve(target: str) -> object:
+    module, _, function = target.partition(":")
+    return getattr(import_module(f"ledgerlens.pipeline.export.{module}"), function)
 
 
 @dataclass(frozen=True)
@@ -60,10 +72,14 @@ class ExportFormat:
     summary: str  # one line for `--help` and the README
     writer: str  # "module:function" in this package, imported when the format is used
     books: bool = False  # writes bookings: vendors without an account and documents left out are reported
+    check: str | None = None  # "module:function": the target's import rules (see the module docstring)
 
     def write(self, request: ExportRequest) -> list[Path]:
-        module, _, function = self.writer.partition(":")
-        return cast(Writer, getattr(import_module(f"ledgerlens.pipeline.export.{module}"), function))(request)
+        return cast(Writer, _resolve(self.writer))(request)
+
+    def refusals(self, request: ExportRequest) -> list[Refusal]:
+        """What the target would refuse of `request`'s files; [] for a format without a check."""
+        return cast(Check, _resolve(self.check))(request) if self.check else []
 
 
 FORMATS: dict[str, ExportFormat] = {
@@ -73,10 +89,20 @@ FORMATS: dict[str, ExportFormat] = {
         ExportFormat("csv", "the workbook's data sheets as CSV files, one per table and document type", "csv:write"),
         ExportFormat("journal", "double-entry journal.csv, one row per posting", "journal:write", books=True),
         ExportFormat(
-            "quickbooks", "QuickBooks Online bill import (quickbooks_bills.csv)", "bills:write_quickbooks", True
+            "quickbooks",
+            "QuickBooks Online bill import (quickbooks_bills.csv)",
+            "bills:write_quickbooks",
+            True,
+            check="quickbooks_rules:check",
         ),
-        ExportFormat("xero", "Xero bill import (xero_bills.csv)", "bills:write_xero", books=True),
-        ExportFormat("datev", "DATEV Buchungsstapel, one EXTF file per fiscal year", "datev:write", books=True),
+        ExportFormat("xero", "Xero bill import (xero_bills.csv)", "bills:write_xero", True, check="xero_rules:check"),
+        ExportFormat(
+            "datev",
+            "DATEV Buchungsstapel, one EXTF file per fiscal year",
+            "datev:write",
+            True,
+            check="datev_rules:check",
+        ),
     )
 }
 

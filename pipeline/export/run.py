@@ -1,11 +1,16 @@
-"""One export: the duplicate check, which documents go out, the format's files, what is reported.
+"""One export: the duplicate check, which documents go out, the target's check, the format's files,
+what is reported.
 
 The command line calls `run_export`; so can anything else that exports (the review screen, a flow).
+A format with a `check` (registry.py) has its rows checked before anything is written: when the
+target would refuse a row, `ExportRefused` names every row and rule and nothing is written; with
+`allow_incomplete` the refused documents are left out (and not marked exported, so `--since-last`
+offers them again) and listed in the report; `check_only` reports without writing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +22,7 @@ from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.export.accounts import load_accounts
 from ledgerlens.pipeline.export.ledger import Ledger, build_ledger, in_period
 from ledgerlens.pipeline.export.registry import ExportRequest, check_period, export_format
+from ledgerlens.pipeline.export.rules import ExportRefused, Refusal, by_document
 
 
 @dataclass
@@ -27,6 +33,7 @@ class ExportReport:
     unmapped: list[str] = field(default_factory=list)  # vendors without an account (booked to suspense)
     suspense: str = ""
     left_out: list[tuple[str, str]] = field(default_factory=list)  # (file name, why) not booked
+    refused: list[Refusal] = field(default_factory=list)  # rows the target would refuse (left out, or --check)
 
 
 def run_export(
@@ -39,24 +46,37 @@ def run_export(
     since_last: bool = False,
     output: Path | None = None,
     now: datetime | None = None,
+    allow_incomplete: bool = False,
+    check_only: bool = False,
 ) -> ExportReport:
-    """Flag duplicates, choose the documents, write the format, remember what went out."""
+    """Flag duplicates, choose the documents, check them against the target, write the format,
+    remember what went out. `check_only`: the check alone, nothing written or flagged."""
     fmt = export_format(name)
     if period is not None:
         check_period(period)
     accounts = load_accounts(workspace_root)
-    flagged = flag_duplicates(store, checked_numbers(load_schemas(workspace_root / "schemas")))
+    flagged = 0 if check_only else flag_duplicates(store, checked_numbers(load_schemas(workspace_root / "schemas")))
     docs = [d for d in store.all() if in_period(d, period)]
     if since_last:
         done = exported(store, fmt.name)
         docs = [d for d in docs if d.result.sha256 not in done]
     request = ExportRequest(docs, workspace_root, config, accounts, period, output)
-    files = fmt.write(request)
-    if since_last:
-        mark_exported(store, fmt.name, [d.result.sha256 for d in docs], now or datetime.now(UTC), str(files[0]))
-    report = ExportReport(files, len(docs), flagged, suspense=accounts.suspense)
+    refused = fmt.refusals(request)
+    report = ExportReport([], len(docs), flagged, suspense=accounts.suspense, refused=refused)
     if fmt.books:
         _booking_notes(report, build_ledger(docs, accounts))
+    if check_only:
+        return report
+    whole_file = [r for r in refused if r.doc_id is None]
+    if whole_file or (refused and not allow_incomplete):
+        raise ExportRefused(fmt.name, whole_file or refused, fixable=not whole_file)
+    left_out = by_document(refused)
+    written = [d for d in docs if d.id not in left_out]
+    report.files = fmt.write(replace(request, docs=written))
+    report.documents = len(written)
+    if since_last:
+        shas = [d.result.sha256 for d in written]
+        mark_exported(store, fmt.name, shas, now or datetime.now(UTC), str(report.files[0]))
     return report
 
 

@@ -23,12 +23,22 @@ def csv_bytes(
     delimiter: str = ",",
     encoding: str = "utf-8-sig",
 ) -> bytes:
+    return csv_text(header, rows, delimiter=delimiter).encode(encoding, errors="replace")
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]], *, delimiter: str = ",") -> str:
+    """The CSV text, CRLF line endings; `Text` cells escaped."""
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
         writer.writerow([escape_text(c) if isinstance(c, Text) else c for c in row])
-    return buf.getvalue().encode(encoding, errors="replace")
+    return buf.getvalue()
+
+
+def one_line(text: str) -> str:
+    """Line breaks and tabs inside a cell as single spaces: one row of a file is one line."""
+    return " ".join(text.split()) if any(c in text for c in "\r\n\t\v\f") else text
 
 
 def write_atomic(path: Path, data: bytes) -> Path:

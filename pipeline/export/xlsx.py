@@ -2,7 +2,8 @@
 
 Sheets, in order: Invoices, Line items, Receipts, Statements, Transactions (see `columns.py`)
 and Review: one row per issue, per low-confidence field without an issue, per failed document,
-with two empty columns for the accountant. Amounts are numeric cells holding the exact decimal,
+per row the workspace's import target (accounts.toml [chart] target) would refuse, with two
+empty columns for the accountant. Amounts are numeric cells holding the exact decimal,
 dates are date cells, text is escaped and always stored as a string, so no cell is ever a formula.
 The file is a pure function of its input: same documents, same bytes.
 """
@@ -38,6 +39,7 @@ from ledgerlens.pipeline.export.columns import (
     typed,
     value_at,
 )
+from ledgerlens.pipeline.export.registry import FORMATS
 from ledgerlens.pipeline.export.safe import escape_text
 from ledgerlens.pipeline.normalize import vendor_key
 from ledgerlens.pipeline.types import Status
@@ -51,6 +53,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 if TYPE_CHECKING:
     from ledgerlens.pipeline.export.registry import ExportRequest
+    from ledgerlens.pipeline.export.rules import Refusal
 
 REVIEW_COLUMNS = (
     Column("id", "int"),
@@ -80,17 +83,19 @@ def export_xlsx(
     review_confidence: float = 0.5,
     accounts: AccountMap | None = None,
     review: ReviewConfig | None = None,
+    refusals: list[Refusal] | None = None,
 ) -> Path:
     """Write the review workbook for `docs` (rows in the order given) to `path`; returns `path`.
 
     With `accounts`, invoices and receipts whose vendor has no account get a Review row too
-    (their expenses go to the suspense account in the accounting exports). With `review`, each
+    (their expenses go to the suspense account in the accounting exports); with `refusals`, each
+    row an import target would refuse gets one (code `refused_by_<target>`). With `review`, each
     Review row's id links to the document in the review screen (`ledgerlens review serve`)."""
     if not 0.0 <= review_confidence <= 1.0:
         raise ConfigError(f"review_confidence must be between 0 and 1, got {review_confidence}")
     layout = load_layout(workspace_root)
     tables = [build_table(spec, docs, layout, review_confidence) for spec in layout.tables]
-    tables.append(review_table(docs, layout, review_confidence, accounts))
+    tables.append(review_table(docs, layout, review_confidence, accounts, refusals))
     wb = Workbook()
     wb.remove(wb.active)
     book_dir = path.parent
@@ -116,11 +121,20 @@ def export_xlsx(
 
 
 def review_table(
-    docs: list[StoredDocument], layout: Layout, threshold: float, accounts: AccountMap | None = None
+    docs: list[StoredDocument],
+    layout: Layout,
+    threshold: float,
+    accounts: AccountMap | None = None,
+    refusals: list[Refusal] | None = None,
 ) -> Table:
+    refused: dict[int, list[Finding]] = {}
+    for r in refusals or []:
+        if r.doc_id is not None:
+            reason = f"{r.target} would refuse {r.file} line {r.line}: {r.reason} [{r.rule}]"
+            refused.setdefault(r.doc_id, []).append(Finding(r.field, "error", f"refused_by_{r.target}", reason))
     rows: list[Row] = []
     for doc in docs:
-        rows += _review_rows(doc, layout, threshold, accounts)
+        rows += _review_rows(doc, layout, threshold, accounts, refused.get(doc.id, []))
     return Table("Review", list(REVIEW_COLUMNS), rows)
 
 
@@ -133,7 +147,11 @@ class Finding(NamedTuple):
 
 
 def _review_rows(
-    doc: StoredDocument, layout: Layout, threshold: float, accounts: AccountMap | None = None
+    doc: StoredDocument,
+    layout: Layout,
+    threshold: float,
+    accounts: AccountMap | None = None,
+    refused: list[Finding] | None = None,
 ) -> list[Row]:
     r = doc.result
     kinds = layout.kinds.get(r.doc_type, {})
@@ -151,6 +169,7 @@ def _review_rows(
             f"booked to suspense account {accounts.suspense}"
         )
         found.append(Finding("vendor_name", "warning", "unmapped_vendor", reason))
+    found += refused or []
     if r.status is Status.FAILED and r.failure_reason is None:
         found.append(Finding(None, "fatal", "failed", "the document failed; no reason was recorded"))
     if not found and not on_data_sheet(doc, layout):  # every document shows up somewhere
@@ -345,5 +364,12 @@ def write(request: ExportRequest) -> list[Path]:
             review_confidence=review,
             accounts=request.accounts,
             review=request.config.review,
+            refusals=target_refusals(request),
         )
     ]
+
+
+def target_refusals(request: ExportRequest) -> list[Refusal]:
+    """What the workspace's import target ([chart] target) would refuse of these documents."""
+    target = FORMATS.get(request.accounts.chart.target)
+    return target.refusals(request) if target is not None else []
