@@ -26,6 +26,9 @@ fiscal_year_start_month = 1
 [formats]
 quickbooks_date = "%m/%d/%Y"
 xero_date = "%d/%m/%Y"
+
+[bank]                  # bank statements: ledger accounts and categorization rules (export/bank/rules.py)
+account = "1200"
 ```
 Every key is optional; unknown keys are errors (a typo must not silently book to suspense).
 """
@@ -40,10 +43,11 @@ from typing import Any
 
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema, load_schemas, packaged_schemas
 from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.export.bank.rules import BankSettings, parse_bank
 from ledgerlens.pipeline.normalize import vendor_key
 
 FILE_NAME = "accounts.toml"
-_SECTIONS = {"accounts", "tax_codes", "vendors", "datev", "formats"}
+_SECTIONS = {"accounts", "tax_codes", "vendors", "datev", "formats", "bank"}
 _ACCOUNT_KEYS = {"payable", "paid", "input_tax", "suspense"}
 _VENDOR_KEYS = {"account", "tax_code", "datev_tax_key", "contact"}
 _DATEV_KEYS = {"consultant_number", "client_number", "account_length", "fiscal_year_start_month"}
@@ -96,6 +100,9 @@ class AccountMap:
     source: str = "(defaults)"
     # Which document types are booked, and how (their cards'; the workspace's types included).
     books: dict[str, Booking] = field(default_factory=bookings)
+    bank: BankSettings = field(
+        default_factory=BankSettings
+    )  # [bank]: bank ledger accounts and rules (export/bank/rules.py)
 
     def vendor(self, name: str | None) -> VendorAccount | None:
         return self.vendors.get(vendor_key(name)) if name else None
@@ -177,5 +184,6 @@ def parse_accounts(raw: dict[str, Any], source: str = "accounts.toml") -> Accoun
         raise ConfigError("[datev] fiscal_year_start_month must be 1..12")
     formats = {k: _text(f"[formats] {k}", v) for k, v in _table(raw, "formats", _FORMAT_KEYS).items()}
     return AccountMap(
-        **accounts, tax_codes=tax_codes, vendors=vendors, datev=DatevSettings(**datev_raw), **formats, source=source
-    )
+        **accounts, tax_codes=tax_codes, vendors=vendors, datev=DatevSettings(**datev_raw), **formats, source=source,
+        bank=parse_bank(raw.get("bank", {}), source),
+    )  # fmt: skip

@@ -60,10 +60,17 @@ class ExportFormat:
     summary: str  # one line for `--help` and the README
     writer: str  # "module:function" in this package, imported when the format is used
     books: bool = False  # writes bookings: vendors without an account and documents left out are reported
+    left_out: str = ""  # "module:function" naming what the format could not write: (file, why) for the request
 
     def write(self, request: ExportRequest) -> list[Path]:
         module, _, function = self.writer.partition(":")
         return cast(Writer, getattr(import_module(f"ledgerlens.pipeline.export.{module}"), function))(request)
+
+    def not_written(self, request: ExportRequest) -> list[tuple[str, str]]:
+        if not self.left_out:
+            return []
+        module, _, function = self.left_out.partition(":")
+        return getattr(import_module(f"ledgerlens.pipeline.export.{module}"), function)(request)
 
 
 FORMATS: dict[str, ExportFormat] = {
@@ -77,6 +84,16 @@ FORMATS: dict[str, ExportFormat] = {
         ),
         ExportFormat("xero", "Xero bill import (xero_bills.csv)", "bills:write_xero", books=True),
         ExportFormat("datev", "DATEV Buchungsstapel, one EXTF file per fiscal year", "datev:write", books=True),
+        # Bank import files from the statements, one per account and period, in exports/bank/.
+        *(
+            ExportFormat(name, summary, f"bank.{module}:write", left_out="bank.periods:left_out")
+            for name, module, summary in (
+                ("ofx", "ofx", "OFX 2.2 bank / credit-card statement files"),
+                ("mt940", "mt940", "SWIFT MT940 statement files (DATEV's bank import)"),
+                ("camt053", "camt053", "ISO 20022 camt.053.001.02 statement XML"),
+                ("bank-csv", "csv_upload", "bank upload CSV files for QuickBooks Online (3/4 columns) and Xero"),
+            )
+        ),
     )
 }
 

@@ -57,6 +57,7 @@ def run_export(
     report = ExportReport(files, len(docs), flagged, suspense=accounts.suspense)
     if fmt.books:
         _booking_notes(report, build_ledger(docs, accounts))
+    report.left_out += fmt.not_written(request)
     return report
 
 
