@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ledgerlens.pipeline.books.audit import exported, mark_exported
 from ledgerlens.pipeline.books.duplicates import checked_numbers, flag_duplicates
+from ledgerlens.pipeline.books.statement_checks import flag_statements
 from ledgerlens.pipeline.books.store import Store
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.doctypes.schemas import load_schemas
@@ -46,6 +47,7 @@ def run_export(
         check_period(period)
     accounts = load_accounts(workspace_root)
     flagged = flag_duplicates(store, checked_numbers(load_schemas(workspace_root / "schemas")))
+    flagged += flag_statements(store)  # the same statement twice, overlapping periods of one account
     docs = [d for d in store.all() if in_period(d, period)]
     if since_last:
         done = exported(store, fmt.name)

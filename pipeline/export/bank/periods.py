@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ledgerlens.pipeline.books.bank import BankLine, BankStatement, bank_statements, in_period
+from ledgerlens.pipeline.books.statement_checks import DUPLICATE
 from ledgerlens.pipeline.books.store import StoredDocument
 
 if TYPE_CHECKING:
     from ledgerlens.pipeline.export.registry import ExportRequest
-
-DUPLICATE_CODE = "duplicate_statement"  # set by books/statement_checks.py
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ def account_periods(docs: list[StoredDocument], period: str | None = None) -> Pe
     out = Periods([], [])
     groups: dict[str, list[BankStatement]] = {}
     for st in bank_statements(docs):
-        if any(i.code == DUPLICATE_CODE for i in st.doc.result.issues):
+        if any(i.code == DUPLICATE for i in st.doc.result.issues):
             out.left_out.append((st.source_name, "a duplicate of another statement of the account"))
         elif not st.lines:
             out.left_out.append((st.source_name, "no transaction with a date and an amount"))
