@@ -23,7 +23,7 @@ HYPERLINK = '=HYPERLINK("http://x","y")'
 CMD = "+cmd|' /C calc'!A0"
 SHEETS = ["Invoices", "Line items", "Receipts", "Statements", "Transactions", "Review"]
 INVOICE_FIELDS = [
-    "document_subtype", "invoice_number", "date", "due_date", "vendor_name", "vendor_address",
+    "document_subtype", "invoice_number", "date", "due_date", "payment_terms", "vendor_name", "vendor_address",
     "vendor_vat_id", "vendor_tax_number", "buyer_name", "buyer_address", "buyer_vat_id",
     "buyer_reference", "order_number", "currency", "iban", "bic", "vat_rate", "line_total_amount",
     "net_amount", "tax_amount", "total_amount", "prepaid_amount", "amount_due", "tax_breakdown",
@@ -171,7 +171,7 @@ def test_headers_follow_the_schema_with_unknown_keys_last(exported: Exported) ->
     assert _headers(wb["Invoices"]) == [*doc_columns, *INVOICE_FIELDS, "zz_note"]
     assert _headers(wb["Line items"]) == [*LINE_ITEM_HEAD, *LINE_ITEM_FIELDS]
     assert _headers(wb["Transactions"]) == ["id", "source_file", "iban", "item_index", "date", "description",
-                                            "amount", "balance"]  # fmt: skip
+                                            "amount", "balance", "account", "invoice_number"]  # fmt: skip
     assert _headers(wb["Review"]) == [*REVIEW_HEAD, "Legend"]
     assert all(c.font.bold for c in wb["Invoices"][1])
 
@@ -241,7 +241,7 @@ def test_no_cell_is_a_formula_and_every_text_is_escaped(exported: Exported) -> N
 
 def test_header_is_frozen_and_filtered(exported: Exported) -> None:
     wb = load_workbook(exported.xlsx)
-    for title, rows, last in [("Invoices", 2, "AC"), ("Line items", 4, "K"), ("Review", 4, "M")]:
+    for title, rows, last in [("Invoices", 2, "AD"), ("Line items", 4, "K"), ("Review", 4, "M")]:
         ws = wb[title]
         assert ws.freeze_panes == "C2"
         assert ws.auto_filter.ref == f"A1:{last}{rows + 1}"

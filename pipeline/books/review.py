@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ledgerlens.pipeline.books.audit import AuditRow, record_changes
+from ledgerlens.pipeline.books.bank_rules import learn_from_corrections
 from ledgerlens.pipeline.books.store import DocumentRow, Store, StoredDocument
 from ledgerlens.pipeline.check.parse import parse_output
 from ledgerlens.pipeline.check.validate import validate
@@ -131,6 +132,8 @@ def apply_corrections(
             (AuditRow(sha256=r.sha256, field=f, action=a, old_value=o, new_value=n, user=user, at=now,
                       source=f"{source} row {row}") for f, a, o, n, row in audit),
         )  # fmt: skip
+        # A bank line's corrected account becomes a rule the next categorization uses.
+        learn_from_corrections(store, stored, [(f, n) for f, a, _, n, _ in audit if a == "corrected"], user, now)
         report.documents.append(doc_id)
         example = keep_example(store.get(str(doc_id)), workspace_root, user, now)
         if example is not None:

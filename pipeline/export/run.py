@@ -16,6 +16,7 @@ from ledgerlens.pipeline.books.store import Store
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.export.accounts import load_accounts
+from ledgerlens.pipeline.export.bank.categorize import with_learned
 from ledgerlens.pipeline.export.ledger import Ledger, build_ledger, in_period
 from ledgerlens.pipeline.export.registry import ExportRequest, check_period, export_format
 
@@ -45,7 +46,7 @@ def run_export(
     fmt = export_format(name)
     if period is not None:
         check_period(period)
-    accounts = load_accounts(workspace_root)
+    accounts = with_learned(load_accounts(workspace_root), store)  # + rules learned from bank-line corrections
     flagged = flag_duplicates(store, checked_numbers(load_schemas(workspace_root / "schemas")))
     flagged += flag_statements(store)  # the same statement twice, overlapping periods of one account
     docs = [d for d in store.all() if in_period(d, period)]

@@ -23,6 +23,7 @@ from ledgerlens.pipeline.books.review import REVIEW_CHOICES
 from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.export.accounts import AccountMap
+from ledgerlens.pipeline.export.bank.categorize import review_findings
 from ledgerlens.pipeline.export.columns import (
     Column,
     Layout,
@@ -111,8 +112,9 @@ def review_table(
     docs: list[StoredDocument], layout: Layout, threshold: float, accounts: AccountMap | None = None
 ) -> Table:
     rows: list[Row] = []
+    bank = review_findings(docs, accounts) if accounts is not None else {}  # bank lines booked to suspense
     for doc in docs:
-        rows += _review_rows(doc, layout, threshold, accounts)
+        rows += _review_rows(doc, layout, threshold, accounts, [Finding(*f) for f in bank.get(doc.id, [])])
     return Table("Review", list(REVIEW_COLUMNS), rows)
 
 
@@ -125,11 +127,15 @@ class Finding(NamedTuple):
 
 
 def _review_rows(
-    doc: StoredDocument, layout: Layout, threshold: float, accounts: AccountMap | None = None
+    doc: StoredDocument,
+    layout: Layout,
+    threshold: float,
+    accounts: AccountMap | None = None,
+    extra: list[Finding] | None = None,
 ) -> list[Row]:
     r = doc.result
     kinds = layout.kinds.get(r.doc_type, {})
-    found = [Finding(i.field, str(i.severity), i.code, i.message, i.page) for i in r.issues]
+    found = [Finding(i.field, str(i.severity), i.code, i.message, i.page) for i in r.issues] + (extra or [])
     flagged = {i.field for i in r.issues if i.field}
     for field, conf in r.confidence.items():
         if field not in flagged and isinstance(conf, int | float) and conf < threshold:
