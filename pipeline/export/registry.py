@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, cast
 from ledgerlens.pipeline.errors import ConfigError
 
 if TYPE_CHECKING:  # annotations only: listing the formats imports no database or spreadsheet library
+    from ledgerlens.pipeline.books.payments import MatchRow
     from ledgerlens.pipeline.books.store import StoredDocument
     from ledgerlens.pipeline.config import Config
     from ledgerlens.pipeline.export.accounts import AccountMap
@@ -40,6 +41,7 @@ class ExportRequest:
     accounts: AccountMap
     period: str | None = None  # YYYY-MM or YYYY, for file names
     output: Path | None = None  # a file or folder instead of the format's place under exports/
+    matches: tuple[MatchRow, ...] = ()  # the kept reconciliation (`ledgerlens reconcile`), for bank lines
 
     @property
     def accounting_dir(self) -> Path:

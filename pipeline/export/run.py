@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ledgerlens.pipeline.books.audit import exported, mark_exported
 from ledgerlens.pipeline.books.duplicates import checked_numbers, flag_duplicates
+from ledgerlens.pipeline.books.payments import stored_matches
 from ledgerlens.pipeline.books.statement_checks import flag_statements
 from ledgerlens.pipeline.books.store import Store
 from ledgerlens.pipeline.config import Config
@@ -53,7 +54,7 @@ def run_export(
     if since_last:
         done = exported(store, fmt.name)
         docs = [d for d in docs if d.result.sha256 not in done]
-    request = ExportRequest(docs, workspace_root, config, accounts, period, output)
+    request = ExportRequest(docs, workspace_root, config, accounts, period, output, tuple(stored_matches(store)))
     files = fmt.write(request)
     if since_last:
         mark_exported(store, fmt.name, [d.result.sha256 for d in docs], now or datetime.now(UTC), str(files[0]))

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
+from ledgerlens.pipeline.books.payments import MatchRow
 from ledgerlens.pipeline.books.review import REVIEW_CHOICES
 from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.export.accounts import AccountMap
 from ledgerlens.pipeline.export.bank.categorize import review_findings
+from ledgerlens.pipeline.export.bank.reconciliation import reconciliation_tables
 from ledgerlens.pipeline.export.columns import (
     Column,
     Layout,
@@ -78,6 +80,7 @@ def export_xlsx(
     workspace_root: Path | None = None,
     review_confidence: float = 0.5,
     accounts: AccountMap | None = None,
+    matches: tuple[MatchRow, ...] = (),
 ) -> Path:
     """Write the review workbook for `docs` (rows in the order given) to `path`; returns `path`.
 
@@ -87,6 +90,8 @@ def export_xlsx(
         raise ConfigError(f"review_confidence must be between 0 and 1, got {review_confidence}")
     layout = load_layout(workspace_root)
     tables = [build_table(spec, docs, layout, review_confidence) for spec in layout.tables]
+    if accounts is not None:  # Reconciliation and Open invoices, from what `reconcile` kept
+        tables += reconciliation_tables(docs, list(matches), accounts)
     tables.append(review_table(docs, layout, review_confidence, accounts))
     wb = Workbook()
     wb.remove(wb.active)
@@ -333,5 +338,6 @@ def write(request: ExportRequest) -> list[Path]:
             workspace_root=request.workspace_root,
             review_confidence=review,
             accounts=request.accounts,
+            matches=request.matches,
         )
     ]
