@@ -24,12 +24,8 @@ from ledgerlens.pipeline.engines.ocr.finder.amounts import (
 from ledgerlens.pipeline.engines.ocr.finder.found import Found, guess_decimal_sep
 from ledgerlens.pipeline.engines.ocr.finder.generic import find_by_labels
 from ledgerlens.pipeline.engines.ocr.finder.lexicon import lexicon_for
-from ledgerlens.pipeline.engines.ocr.finder.tables import (
-    is_card_statement,
-    line_items,
-    receipt_items,
-    statement_transactions,
-)
+from ledgerlens.pipeline.engines.ocr.finder.statements import is_card_statement, statement_transactions
+from ledgerlens.pipeline.engines.ocr.finder.tables import line_items, receipt_items
 from ledgerlens.pipeline.engines.ocr.finder.view import Candidate, DocView
 from ledgerlens.pipeline.normalize import format_amount
 from ledgerlens.pipeline.types import FieldEvidence, Page
@@ -210,6 +206,17 @@ def _tax_ids(view: DocView, found: Found, doc_type: str) -> None:
             found.put(view, "vendor_tax_number", tn.value, tn, tn.score * 0.9)
 
 
+def _balance(cands: list[Candidate], *, last: bool) -> Candidate | None:
+    """Of the best-labelled balances, the first one printed (opening) or the last (closing): the
+    same labels return on every page ("brought forward", "carried forward")."""
+    best = _best(cands)
+    if best is None:
+        return None
+    top = [c for c in cands if c.score >= best.score - 0.15]  # a date between label and value costs a little
+    order = sorted(top, key=lambda c: (c.row.page, c.row.index))
+    return order[-1] if last else order[0]
+
+
 def _statement(view: DocView, found: Found) -> None:
     day_first = header.guess_day_first(view)
     dec = guess_decimal_sep(view)
@@ -237,11 +244,13 @@ def _statement(view: DocView, found: Found) -> None:
         found.put(view, "bank_name", bank.value, bank, min(bank.score, 0.6))
     card = is_card_statement(view)
     for name in ("opening_balance", "closing_balance"):
-        cand = _best(amount_candidates(view, name, dec))
+        cand = _balance(amount_candidates(view, name, dec), last=name == "closing_balance")
         if cand:
             found.put(view, name, -cand.value if card else cand.value, cand, cand.score)
     reference_date = stmt_date.value if stmt_date else (period.value[1] if period else None)
-    txns = statement_transactions(view, dec, day_first=day_first, statement_date=reference_date)
+    txns = statement_transactions(
+        view, dec, day_first=day_first, statement_date=reference_date, period=period.value if period else None
+    )
     if txns:
         found.data["transactions"] = [t.data for t in txns]
         conf = min(t.confidence for t in txns)
