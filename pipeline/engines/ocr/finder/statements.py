@@ -22,10 +22,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from ledgerlens.pipeline.engines.ocr.finder.header import _labelled as labelled
 from ledgerlens.pipeline.engines.ocr.finder.tables import Column, _classify, _is_stop, table_header
 from ledgerlens.pipeline.engines.ocr.finder.values import FoundAmount, amounts_in
 from ledgerlens.pipeline.engines.ocr.finder.view import DocView, read_confidence
-from ledgerlens.pipeline.normalize import MONTHS, fold, format_amount
+from ledgerlens.pipeline.normalize import MONTHS, find_dates, fold, format_amount
 from ledgerlens.pipeline.read.layout import Row
 from ledgerlens.pipeline.types import Word
 
@@ -92,10 +93,11 @@ def _row_date(
         if y is not None and y < 100:
             y += 2000
         used = 1
-    elif len(words) >= 2 and first.isdigit() and fold(words[1].text).strip(".") in MONTHS:
-        d, mo, y, used = int(first), MONTHS[fold(words[1].text).strip(".")], None, 2
-        if len(words) >= 3 and re.fullmatch(r"\d{4}", words[2].text):
-            y, used = int(words[2].text), 3
+    elif (named := _day_month_name(words)) is not None:
+        d, mo, used = named
+        y = None
+        if len(words) > used and re.fullmatch(r"\d{4}", words[used].text):
+            y, used = int(words[used].text), used + 1
     else:
         return None
     if y is None:
@@ -104,6 +106,51 @@ def _row_date(
             return None
     value = _mk(y, mo, d)
     return (value, used) if value else None
+
+
+_NAMED = re.compile(r"^([0-9OoIil|]{1,2})[\W_]?([^\W\d_]{3,10})\.?$")
+_OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "I": "1", "i": "1", "l": "1", "|": "1"})
+
+
+def _day_month_name(words: list[Word]) -> tuple[int, int, int] | None:
+    """"2 Jul", and what the OCR makes of it: "02Jul", "05)Jan", "lijan" (11 Jan), "08 J an"."""
+    for n in (1, 2, 3):
+        if len(words) < n:
+            break
+        m = _NAMED.match("".join(w.text for w in words[:n]))
+        if m is None:
+            continue
+        month = MONTHS.get(fold(m[2]))
+        day = m[1].translate(_OCR_DIGITS)
+        if month is not None and day.isdigit() and 1 <= int(day) <= 31:
+            return int(day), month, n
+    return None
+
+
+def holder_candidates(view: DocView) -> list:
+    """The account holder beside its label: a name of up to eight words ("Müller & Söhne
+    Maschinenbau KG"), never a label or number of the next row."""
+
+    def parse(words: list[Word]) -> tuple[str, list[Word]] | None:
+        if not words or len(words) > 8 or any(c.isdigit() for w in words for c in w.text):
+            return None
+        text = " ".join(w.text for w in words).strip(" :")
+        return (text, words) if 2 <= len(text) <= 70 else None
+
+    return labelled(view, "account_holder", parse, below=0)
+
+
+def period_fallback(view: DocView, *, day_first: bool) -> Period | None:
+    """The period from a row naming it, when the OCR split a month name ("14 J an 2025")."""
+    for row in view.rows[:80]:
+        text = fold(row.text)
+        if not re.search(r"period|zeitraum|periode|periodo", text):
+            continue
+        joined = re.sub(r"\b([A-Za-z])\s([a-z]{2,3})\b", r"\1\2", row.text)
+        found = find_dates(joined, day_first=day_first)
+        if len(found) >= 2 and found[0].value <= found[1].value:
+            return found[0].value, found[1].value
+    return None
 
 
 def _mk(y: int, m: int, d: int) -> date | None:
@@ -126,7 +173,9 @@ class _Table:
 
     def __init__(self, cols: list[Column], unit: float) -> None:
         self.cols = {c.cls: c for c in cols}
-        self.text_x0 = min((c.x0 for c in cols if c.cls == "description"), default=None)
+        # Where the text column starts: its heading, else right of the date column.
+        text = [c.x0 for c in cols if c.cls == "description"]
+        self.text_x0 = text[0] if text else max((c.x1 for c in cols if c.cls == "date"), default=None)
         self.unit = unit
 
     def in_balance_column(self, a: FoundAmount) -> bool:
