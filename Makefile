@@ -10,7 +10,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 DEMO := build/demo
 
-.PHONY: install apt apt-test venv demo test test-fast lint ui eval eval-dev bench bench-vlm bench-scale clean
+.PHONY: install apt apt-test venv demo test test-fast lint ui eval eval-dev bench bench-statements bench-vlm bench-scale clean
 
 install: apt venv
 
@@ -61,6 +61,8 @@ demo: install
 	find build/demo-samples -maxdepth 1 -type f ! -name '*.json' ! -name '*.jsonl' -exec cp {} $(DEMO)/intake/ \;
 	$(PY) tests/fixtures/bad_inputs.py $(DEMO)/intake/broken
 	$(LL) process $(DEMO)/intake
+	$(LL) reconcile --workspace $(DEMO)
+	$(LL) export --to camt053 --workspace $(DEMO)
 	$(LL) export --to csv --workspace $(DEMO)
 	$(LL) export --to xlsx --workspace $(DEMO)
 
@@ -92,6 +94,11 @@ eval: install
 bench: install
 	rm -rf build/bench-samples && $(PY) tests/fixtures/generate.py build/bench-samples
 	$(LL) bench build/bench-samples --report build/bench.json
+
+# Statement reading on the generated statements (en/fr/es/de, card, 520 rows), born-digital and
+# scanned, plus the 520-row statement's 14-page scan: transactions exact and seconds per statement.
+bench-statements: install
+	$(PY) benchmarks/bench_statements.py --scans --long-scan --out build/bench-statements.json
 
 # The transformers engine on CPU with a randomly initialised full-size Qwen2-VL-2B (no weights):
 # s/page and tokens/s, fp32 vs int8, constrained vs unconstrained decoding. Takes several minutes.

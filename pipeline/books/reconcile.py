@@ -262,8 +262,15 @@ def _confirmed(line: BankLine, st: BankStatement, items: list[OpenItem]) -> Line
     return match
 
 
+# A document the store-wide checks found to repeat another (a scan of a booked PDF) is neither
+# paid nor paying a second time.
+DUPLICATE_CODES = frozenset({"duplicate_invoice", "duplicate_statement"})
+
+
 def reconcile(docs: list[StoredDocument], schemas: dict[str, DocumentSchema] | None = None) -> Reconciliation:
-    """Match every statement line among `docs` (in date order) with the open items among them."""
+    """Match every statement line among `docs` (in date order) with the open items among them;
+    documents flagged as duplicates of others are left out."""
+    docs = [d for d in docs if not any(i.code in DUPLICATE_CODES for i in d.result.issues)]
     items = open_items(docs, schemas)
     pairs = [(ln, st) for st in bank_statements(docs) for ln in st.lines]
     pairs.sort(key=lambda p: (p[0].date, p[0].doc_id, p[0].index))

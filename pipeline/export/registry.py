@@ -63,6 +63,7 @@ class ExportFormat:
     writer: str  # "module:function" in this package, imported when the format is used
     books: bool = False  # writes bookings: vendors without an account and documents left out are reported
     left_out: str = ""  # "module:function" naming what the format could not write: (file, why) for the request
+    bank_lines: bool = False  # books the statements' lines too (so statements are not "left out")
 
     def write(self, request: ExportRequest) -> list[Path]:
         module, _, function = self.writer.partition(":")
@@ -80,7 +81,9 @@ FORMATS: dict[str, ExportFormat] = {
     for f in (
         ExportFormat("xlsx", "the review workbook: a sheet per document type and table, a Review sheet", "xlsx:write"),
         ExportFormat("csv", "the workbook's data sheets as CSV files, one per table and document type", "csv:write"),
-        ExportFormat("journal", "double-entry journal.csv, one row per posting", "journal:write", books=True),
+        ExportFormat(
+            "journal", "double-entry journal.csv, one row per posting", "journal:write", books=True, bank_lines=True
+        ),
         ExportFormat(
             "quickbooks", "QuickBooks Online bill import (quickbooks_bills.csv)", "bills:write_quickbooks", True
         ),

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ledgerlens.pipeline.books.audit import exported, mark_exported
+from ledgerlens.pipeline.books.bank import is_statement
 from ledgerlens.pipeline.books.duplicates import checked_numbers, flag_duplicates
 from ledgerlens.pipeline.books.payments import stored_matches
 from ledgerlens.pipeline.books.statement_checks import flag_statements
@@ -60,7 +61,8 @@ def run_export(
         mark_exported(store, fmt.name, [d.result.sha256 for d in docs], now or datetime.now(UTC), str(files[0]))
     report = ExportReport(files, len(docs), flagged, suspense=accounts.suspense)
     if fmt.books:
-        _booking_notes(report, build_ledger(docs, accounts))
+        booked = [d for d in docs if not (fmt.bank_lines and is_statement(d))]  # statements: lines booked apart
+        _booking_notes(report, build_ledger(booked, accounts))
     report.left_out += fmt.not_written(request)
     return report
 

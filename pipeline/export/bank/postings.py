@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from ledgerlens.pipeline.books.bank import bank_statements
 from ledgerlens.pipeline.books.payments import MatchRow
+from ledgerlens.pipeline.books.statement_checks import DUPLICATE
 from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.export.accounts import AccountMap
 from ledgerlens.pipeline.export.bank.categorize import categorize_all
@@ -36,6 +37,8 @@ def bank_entries(docs: list[StoredDocument], accounts: AccountMap, matches: tupl
     categories = categorize_all(docs, accounts)
     entries = []
     for st in bank_statements(docs):
+        if any(i.code == DUPLICATE for i in st.doc.result.issues):
+            continue  # the same statement twice: its lines are booked once
         bank = accounts.bank.ledger_account(st.account_id)
         for line in st.lines:
             text = " ".join(line.description.split())[:200] or st.source_name

@@ -22,8 +22,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from ledgerlens.pipeline.books.bank import in_period
+from ledgerlens.pipeline.books.duplicates import checked_numbers, flag_duplicates
 from ledgerlens.pipeline.books.payments import MatchRow, match_rows, record, stored_matches
-from ledgerlens.pipeline.books.reconcile import Reconciliation, reconcile
+from ledgerlens.pipeline.books.reconcile import DUPLICATE_CODES, Reconciliation, reconcile
 from ledgerlens.pipeline.books.statement_checks import flag_statements
 from ledgerlens.pipeline.books.store import Store, StoredDocument
 from ledgerlens.pipeline.doctypes.schemas import load_schemas
@@ -32,6 +33,7 @@ from ledgerlens.pipeline.export.bank.categorize import categorize_all
 from ledgerlens.pipeline.export.columns import Column, Row, Table, Value
 from ledgerlens.pipeline.export.registry import check_period
 from ledgerlens.pipeline.export.writer import Text, csv_bytes, write_atomic
+from ledgerlens.pipeline.types import Status
 
 CSV_HEADER = (
     "transaction_date", "amount", "currency", "description", "status", "document", "invoice_number", "open_amount",
@@ -92,6 +94,8 @@ def open_invoices(docs: list[StoredDocument], rows: list[MatchRow], accounts: Ac
     out = []
     for d in docs:
         data, booking = d.result.data, accounts.books.get(d.result.doc_type)
+        if any(i.code in DUPLICATE_CODES for i in d.result.issues) or d.result.status is Status.FAILED:
+            continue
         if booking is None or booking.how != "bill" or data.get("document_subtype") == "credit_note":
             continue
         try:
@@ -125,8 +129,9 @@ def run_reconcile(
     """Reconcile, keep the rows in the store, write the two CSV files; returns what happened."""
     if period is not None:
         check_period(period)
-    flag_statements(store)
     schemas = load_schemas(workspace_root / "schemas")
+    flag_duplicates(store, checked_numbers(schemas))  # a scan of a booked invoice is not open twice
+    flag_statements(store)
     accounts = load_accounts(workspace_root)
     docs = store.all()
     rec: Reconciliation = reconcile(_through(docs, period), schemas)

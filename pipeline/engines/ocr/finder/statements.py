@@ -113,7 +113,7 @@ _OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "I": "1", "i": "1", "l": "1", "
 
 
 def _day_month_name(words: list[Word]) -> tuple[int, int, int] | None:
-    """"2 Jul", and what the OCR makes of it: "02Jul", "05)Jan", "lijan" (11 Jan), "08 J an"."""
+    """ "2 Jul", and what the OCR makes of it: "02Jul", "05)Jan", "lijan" (11 Jan), "08 J an"."""
     for n in (1, 2, 3):
         if len(words) < n:
             break
