@@ -4,14 +4,13 @@ generated invoice (and the receipt paid by card) matched to it, and no false mat
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from fixtures.generate import generate
 from ledgerlens.pipeline.books.payments import match_rows
 from ledgerlens.pipeline.books.reconcile import reconcile
-from ledgerlens.pipeline.chain import process_file
 from ledgerlens.pipeline.books.store import Store
+from ledgerlens.pipeline.chain import process_file
 
 PAID = ["invoice_de", "invoice_fr", "invoice_es", "invoice_de_2pages", "credit_note_en_ie", "receipt_de_supermarket"]
 OPEN = ["invoice_en_gb", "invoice_en_us"]

@@ -6,7 +6,6 @@ against). The 520-row statement is read born-digital here; its scan is `make ben
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from fixtures.generate import generate
