@@ -20,10 +20,11 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from ledgerlens.pipeline.engines.ocr.finder.header import _labelled as labelled
-from ledgerlens.pipeline.engines.ocr.finder.tables import Column, _classify, _is_stop, table_header
+from ledgerlens.pipeline.engines.ocr.finder.tables import COLUMN_WORDS, Column, _classify, _is_stop, table_header
 from ledgerlens.pipeline.engines.ocr.finder.values import FoundAmount, amounts_in
 from ledgerlens.pipeline.engines.ocr.finder.view import DocView, read_confidence
 from ledgerlens.pipeline.normalize import MONTHS, find_dates, fold, format_amount
@@ -49,8 +50,17 @@ def is_card_statement(view: DocView) -> bool:
     return bool(_CARD.search(fold(" ".join(r.text for r in view.rows[:200]))))
 
 
+@cache
+def _date_heading() -> re.Pattern[str]:
+    words = {fold(w).strip(" .:") for cls, ws in COLUMN_WORDS if cls == "date" for w in ws} | _DATE_HEADINGS
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<![a-z])(?:{alternatives})(?![a-z])")
+
+
 def statement_header(row: Row) -> list[Column] | None:
     """The columns of a bookings table's header row, or None: it must have a date column."""
+    if not _date_heading().search(fold(row.text)):
+        return None  # most rows: no date heading, no need to classify their cells
     cols = table_header(row)
     if cols and any(c.cls == "date" for c in cols):
         return cols
