@@ -178,3 +178,26 @@ def test_journal_and_workbook_show_the_reconciliation(tmp_path: Path) -> None:
     assert [r[12] for r in sheet[1:]] == ["1600", "8900", "9999"]
     assert [r[1] for r in wb["Open invoices"].iter_rows(min_row=2, values_only=True)] == ["RE-9"]
     store.close()
+
+
+def test_a_doubtful_payment_goes_to_review_and_a_reviewer_confirms_it(tmp_path: Path) -> None:
+    from ledgerlens.pipeline.books.review import Correction, apply_corrections
+    from ledgerlens.pipeline.doctypes.schemas import load_schemas
+
+    (tmp_path / "exports").mkdir()
+    store = Store.for_workspace(tmp_path)
+    line = ("2025-03-05", "Lastschrift Acme Supplies Abo", "-49.00")
+    invoices = [invoice(2, "M-1", ACME, "49.00", "2025-02-01"), invoice(3, "M-2", ACME, "49.00", "2025-03-01")]
+    for doc in (statement(1, [line]), *invoices):
+        store.save(doc.result)
+    assert run_reconcile(store, tmp_path).counts["suggested"] == 1
+    (book,) = run_export(store, tmp_path, Config(), "xlsx").files
+    review = [
+        r for r in load_workbook(book)["Review"].iter_rows(min_row=2, values_only=True) if r[7] == "payment_suggested"
+    ]
+    assert len(review) == 1 and review[0][4] == "transactions[0].invoice_number"
+    fix = Correction(row=2, doc_id=1, field="transactions[0].invoice_number", value="M-2", status="corrected")
+    assert apply_corrections(store, [fix], load_schemas(), user="ana", workspace_root=tmp_path, source="x").applied
+    report = run_reconcile(store, tmp_path)
+    assert report.counts["matched"] == 1 and [o.number for o in report.open_invoices] == ["M-1"]
+    store.close()

@@ -25,7 +25,7 @@ from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.export.accounts import AccountMap
 from ledgerlens.pipeline.export.bank.categorize import review_findings
-from ledgerlens.pipeline.export.bank.reconciliation import reconciliation_tables
+from ledgerlens.pipeline.export.bank.reconciliation import reconciliation_tables, review_suggestions
 from ledgerlens.pipeline.export.columns import (
     Column,
     Layout,
@@ -92,7 +92,7 @@ def export_xlsx(
     tables = [build_table(spec, docs, layout, review_confidence) for spec in layout.tables]
     if accounts is not None:  # Reconciliation and Open invoices, from what `reconcile` kept
         tables += reconciliation_tables(docs, list(matches), accounts)
-    tables.append(review_table(docs, layout, review_confidence, accounts))
+    tables.append(review_table(docs, layout, review_confidence, accounts, matches))
     wb = Workbook()
     wb.remove(wb.active)
     book_dir = path.parent
@@ -114,12 +114,18 @@ def export_xlsx(
 
 
 def review_table(
-    docs: list[StoredDocument], layout: Layout, threshold: float, accounts: AccountMap | None = None
+    docs: list[StoredDocument],
+    layout: Layout,
+    threshold: float,
+    accounts: AccountMap | None = None,
+    matches: tuple[MatchRow, ...] = (),
 ) -> Table:
     rows: list[Row] = []
     bank = review_findings(docs, accounts) if accounts is not None else {}  # bank lines booked to suspense
+    doubtful = review_suggestions(docs, list(matches))  # payments the reconciliation was unsure of
     for doc in docs:
-        rows += _review_rows(doc, layout, threshold, accounts, [Finding(*f) for f in bank.get(doc.id, [])])
+        extra = [Finding(*f) for f in bank.get(doc.id, []) + doubtful.get(doc.id, [])]
+        rows += _review_rows(doc, layout, threshold, accounts, extra)
     return Table("Review", list(REVIEW_COLUMNS), rows)
 
 

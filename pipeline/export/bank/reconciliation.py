@@ -180,6 +180,27 @@ def _through(docs: list[StoredDocument], period: str | None) -> list[StoredDocum
 
 # --- workbook sheets ---------------------------------------------------------------------------
 
+SUGGESTED = "payment_suggested"
+
+
+def review_suggestions(docs: list[StoredDocument], rows: list[MatchRow]) -> dict[int, list[tuple[str, str, str, str]]]:
+    """Document id -> (field, severity, code, reason) for each doubtful match: typing the invoice
+    number into corrected_value (or accepting it) confirms it at the next `reconcile`."""
+    by_sha = {d.result.sha256: d for d in docs}
+    out: dict[int, list[tuple[str, str, str, str]]] = {}
+    for r in rows:
+        doc = by_sha.get(r.statement_sha256)
+        if doc is None or r.status != "suggested":
+            continue
+        who = f"{r.invoice_number or r.document}" + (f" ({r.document})" if r.invoice_number else "")
+        reason = (f"{r.transaction_date} {r.amount:f}: may pay {who}, score {r.score:.2f}: {r.reason}; type the "
+                  "invoice number(s) into corrected_value to confirm")  # fmt: skip
+        out.setdefault(doc.id, []).append(
+            (f"transactions[{r.line_index}].invoice_number", "warning", SUGGESTED, reason)
+        )
+    return out
+
+
 SHEET_COLUMNS = (
     Column("source_file"), Column("transaction_date", "date"), Column("amount", "amount"), Column("currency"),
     Column("description"), Column("status"), Column("document"), Column("invoice_number"),
