@@ -59,7 +59,8 @@ def with_learned(accounts: AccountMap, store: Store) -> AccountMap:
 
 def _vendors(docs: list[StoredDocument], accounts: AccountMap) -> tuple[dict[str, str], dict[str, str]]:
     """Known vendors of booked documents: IBAN -> vendor name, vendor key -> vendor name."""
-    by_iban, by_key = {}, {}
+    by_iban: dict[str, str] = {}
+    by_key: dict[str, str] = {}
     for d in docs:
         data = d.result.data
         name = data.get("vendor_name")

@@ -118,7 +118,8 @@ def _row_date(
     return (value, used) if value else None
 
 
-_NAMED = re.compile(r"^([0-9OoIil|]{1,2})[\W_]?([^\W\d_]{3,10})\.?$")
+_NAMED = re.compile(r"^([0-9OoIil|]{1,2})[\W_]?([^\W\d_]{2,10})\.?$")
+_J_MISREAD = (")", "]", "}", "|")
 _OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "I": "1", "i": "1", "l": "1", "|": "1"})
 
 
@@ -131,6 +132,9 @@ def _day_month_name(words: list[Word]) -> tuple[int, int, int] | None:
         if m is None:
             continue
         month = MONTHS.get(fold(m[2]))
+        sep = m[0][len(m[1]) : len(m[0]) - len(m[2])].rstrip(".")
+        if month is None and sep in _J_MISREAD and fold(m[2]) in ("an", "un", "ul"):
+            month = MONTHS.get("j" + fold(m[2]))  # "03)an": the J of Jan read as a bracket
         day = m[1].translate(_OCR_DIGITS)
         if month is not None and day.isdigit() and 1 <= int(day) <= 31:
             return int(day), month, n
@@ -157,6 +161,7 @@ def period_fallback(view: DocView, *, day_first: bool) -> Period | None:
         if not re.search(r"period|zeitraum|periode|periodo", text):
             continue
         joined = re.sub(r"\b([A-Za-z])\s([a-z]{2,3})\b", r"\1\2", row.text)
+        joined = re.sub(r"(\d)\s?[)\]}|]\s?(an|un|ul)\b", r"\1 J\2", joined)  # "1) an 2025": J read as ")"
         found = find_dates(joined, day_first=day_first)
         if len(found) >= 2 and found[0].value <= found[1].value:
             return found[0].value, found[1].value
