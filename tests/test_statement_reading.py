@@ -71,3 +71,16 @@ def test_year_from_the_period_across_a_year_end() -> None:
     assert _row_date(_words("02", "Jan", "Card"), 2025, 1, period) == (date(2025, 1, 2), 2)
     year = (date(2025, 1, 1), date(2025, 12, 31))  # a statement issued in January of the next year
     assert _row_date(_words("03", "Jan"), 2026, 1, year) == (date(2025, 1, 3), 2)
+
+
+def test_amounts_the_running_balance_proves_are_repaired() -> None:
+    from ledgerlens.pipeline.engines.ocr.finder.statements import Txn, repair_from_balances
+
+    def txn(amount: str, balance: str) -> Txn:
+        return Txn({"date": "2025-06-09", "description": "x", "amount": amount, "balance": balance}, 0.9, 0, None)
+
+    rows = [txn("-10.00", "63397.24"), txn("42388.82", "65786.06"), txn("37.13", "65748.93"),
+            txn("-5.00", "65743.93"), txn("-1.00", "65700.00")]  # fmt: skip
+    assert repair_from_balances(rows) == 2
+    assert [r.data["amount"] for r in rows] == ["-10.00", "2388.82", "-37.13", "-5.00", "-1.00"]
+    # The last row's balance disagrees by 42.93: no rule explains it, it stays for the checks to flag.

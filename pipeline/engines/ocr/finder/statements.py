@@ -265,7 +265,36 @@ def statement_transactions(
             else:
                 pending.append(txn)
             txns.append(txn)
-    return [t for t in txns if t.data["date"]]
+    dated = [t for t in txns if t.data["date"]]
+    repair_from_balances(dated)
+    return dated
+
+
+def repair_from_balances(txns: list[Txn]) -> int:
+    """Amounts the OCR misread where the running balance proves the right one: the printed
+    balances before and after the row differ by something other than the amount read (and the
+    amounts read do not agree across the row, which would make its balance the misreading).
+    Only a lost sign ("-37.13" read "37.13") or one extra leading digit (a "+"
+    read as "4": "+2,388.82" -> "42,388.82") is repaired; returns how many rows were."""
+    repaired = 0
+    for i in range(1, len(txns)):
+        prev, row = txns[i - 1].data, txns[i].data
+        if "balance" not in prev or "balance" not in row:
+            continue
+        amount, diff = Decimal(row["amount"]), Decimal(row["balance"]) - Decimal(prev["balance"])
+        if amount == diff or diff == 0:
+            continue
+        nxt = txns[i + 1].data if i + 1 < len(txns) else None
+        if nxt is not None and "balance" in nxt:
+            across = Decimal(nxt["balance"]) - Decimal(prev["balance"])
+            if across == amount + Decimal(nxt["amount"]):
+                continue  # both amounts agree across the row: its printed balance is the misreading
+        read, wanted = f"{abs(amount):.2f}", f"{abs(diff):.2f}"
+        if read == wanted or (len(read) == len(wanted) + 1 and read.endswith(wanted)):
+            row["amount"] = format_amount(diff)
+            txns[i].confidence *= 0.75
+            repaired += 1
+    return repaired
 
 
 def _signed(amounts: list[FoundAmount], table: _Table, card: bool) -> tuple[Decimal, Decimal | None]:
