@@ -25,9 +25,7 @@ def cmd_review_import(args: argparse.Namespace) -> int:
     try:
         schemas = load_schemas(ws.schemas_dir)
         report = apply_corrections(store, corrections, schemas, user=user, workspace_root=ws.root, source=str(path))
-        flag_duplicates(
-            store, checked_numbers(schemas)
-        )  # a corrected vendor, number or total may make or break a duplicate
+        flag_duplicates(store, checked_numbers(schemas))  # a corrected vendor, number or total may make or break a duplicate
     finally:
         store.close()
     con = console()
