@@ -57,7 +57,8 @@ def read_statements(folder: Path, names: list[str]) -> list[dict[str, Any]]:
         hits, total = score_rows(truth.get("transactions", []), result.data.get("transactions") or [])
         out.append({"document": name, "doc_type": result.doc_type, "status": str(result.status), "rows": total,
                     "exact": hits, "seconds": round(seconds, 2), "pages": result.page_count,
-                    "issues": [i.code for i in result.issues]})  # fmt: skip
+                    "issues": [i.code for i in result.issues],
+                    "stages": {k: round(v, 2) for k, v in result.timings.items()}})  # fmt: skip
     return out
 
 
@@ -69,10 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "build" / "bench-statements.json")
     p.add_argument("--scans", action="store_true", help="also read the scanned copies")
     p.add_argument("--long-scan", action="store_true", help="make and read the 520-row statement's scan")
+    p.add_argument("--only", nargs="*", help="only these templates (e.g. statement_en_long)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        generate(folder, scans=args.scans, statements=True, only=None)
+        generate(folder, scans=args.scans, statements=True, only=args.only)
         names = sorted(f.name for f in folder.iterdir() if "statement" in f.name and not f.name.endswith(".json"))
         if args.long_scan:
             pdf = (folder / "statement_en_long.pdf").read_bytes()
