@@ -35,7 +35,7 @@ def scores(tmp_path_factory: pytest.TempPathFactory, context) -> dict[str, tuple
     folder = tmp_path_factory.mktemp("statements")
     generate(folder, seed=0, scans=True, only=SET)
     out = {}
-    for path in sorted(p for p in folder.iterdir() if not p.name.endswith(".json")):
+    for path in sorted(p for p in folder.iterdir() if not p.name.endswith((".json", ".jsonl"))):
         truth = json.loads((folder / f"{path.name.split('.')[0]}.gt.json").read_text(encoding="utf-8"))
         result = process_file(path, context)
         assert result.doc_type == "bank_statement", path.name
