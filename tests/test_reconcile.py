@@ -201,3 +201,9 @@ def test_a_doubtful_payment_goes_to_review_and_a_reviewer_confirms_it(tmp_path: 
     report = run_reconcile(store, tmp_path)
     assert report.counts["matched"] == 1 and [o.number for o in report.open_invoices] == ["M-1"]
     store.close()
+
+
+def test_a_document_in_another_currency_is_no_candidate() -> None:
+    gbp = invoice(2, "INV-9", ACME, "100.00", "2025-03-01", currency="GBP")
+    got, _ = _one([("2025-03-05", "Acme Supplies INV-9", "-100.00")], [gbp])
+    assert got[0][0] == "unmatched"

@@ -11,6 +11,7 @@ line cannot pay what an earlier one already paid. The evidence for a line agains
 - **party**: the item's IBAN printed in the text, or the vendor's name (all its words);
 - **date**: from a week before the document's date to 120 days after its due date (or date);
   a line outside that window is no candidate; one within the payment terms scores a little more.
+A document in another currency than the statement's is no candidate.
 
 A line is **matched** when an amount agrees and a reference or the party backs it, and no other
 item is as good; one payment of several invoices is matched by their references, or by the only
@@ -216,7 +217,9 @@ def _subsets(evs: list[Evidence], target: Decimal) -> list[list[Evidence]]:
 def _match_line(line: BankLine, st: BankStatement, items: list[OpenItem]) -> LineMatch:
     text = line.description.upper()
     words = set(vendor_key(line.description).split())
-    evs = [e for item in items if (e := _evidence(line, item, text, words)) is not None]
+    currency = st.currency
+    fits = [i for i in items if not (currency and i.currency and i.currency != currency)]  # EUR pays no GBP bill
+    evs = [e for item in fits if (e := _evidence(line, item, text, words)) is not None]
     evs.sort(key=lambda e: (-e.score, e.item.day, e.item.doc.id))
     full = [e for e in evs if e.amount in ("exact", "discount") and (e.ref or e.party)]
     full.sort(key=lambda e: e.strength, reverse=True)
