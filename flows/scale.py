@@ -62,7 +62,7 @@ def dask_task_runner(scale: Scale, workers: int) -> Any:
         "threads_per_worker": 1,  # pdfium is not thread-safe; one document per worker process
         "processes": True,
         "host": "127.0.0.1",  # the scheduler listens on loopback only
-        "dashboard_address": None,
+        "dashboard_address": "127.0.0.1:0",  # a free loopback port: two clusters at once never collide
         # Tesseract single-threaded in each worker; task runs reported to this run's Prefect API
         # (without it, each worker would start an ephemeral API of its own on the same database).
         "env": {"OMP_THREAD_LIMIT": "1", "PREFECT_API_URL": _api_url(), "DASK_LOGGING__DISTRIBUTED": "warning"},

@@ -23,14 +23,14 @@ HYPERLINK = '=HYPERLINK("http://x","y")'
 CMD = "+cmd|' /C calc'!A0"
 SHEETS = ["Invoices", "Line items", "Receipts", "Statements", "Transactions", "Review"]
 INVOICE_FIELDS = [
-    "document_subtype", "invoice_number", "date", "due_date", "vendor_name", "vendor_address",
+    "document_subtype", "invoice_number", "date", "due_date", "payment_terms", "vendor_name", "vendor_address",
     "vendor_vat_id", "vendor_tax_number", "buyer_name", "buyer_address", "buyer_vat_id",
     "buyer_reference", "order_number", "currency", "iban", "bic", "vat_rate", "line_total_amount",
     "net_amount", "tax_amount", "total_amount", "prepaid_amount", "amount_due", "tax_breakdown",
     # EN 16931 fields that XML e-invoices fill (schema order)
     "document_type_code", "delivery_date", "billing_period_start", "billing_period_end", "contract_reference",
     "preceding_invoice_number", "vendor_country", "buyer_country", "vendor_electronic_address",
-    "buyer_electronic_address", "payment_means_code", "payment_reference", "payment_terms",
+    "buyer_electronic_address", "payment_means_code", "payment_reference",
     "allowance_total_amount", "charge_total_amount", "rounding_amount", "allowances_charges",
 ]  # fmt: skip
 LINE_ITEM_HEAD = ["id", "source_file", "doc_type", "document_number", "item_index"]
@@ -176,7 +176,7 @@ def test_headers_follow_the_schema_with_unknown_keys_last(exported: Exported) ->
     assert _headers(wb["Invoices"]) == [*doc_columns, *INVOICE_FIELDS, "zz_note"]
     assert _headers(wb["Line items"]) == [*LINE_ITEM_HEAD, *LINE_ITEM_FIELDS]
     assert _headers(wb["Transactions"]) == ["id", "source_file", "iban", "item_index", "date", "description",
-                                            "amount", "balance"]  # fmt: skip
+                                            "amount", "balance", "account", "invoice_number"]  # fmt: skip
     assert _headers(wb["Review"]) == [*REVIEW_HEAD, "Legend"]
     assert all(c.font.bold for c in wb["Invoices"][1])
 

@@ -142,16 +142,37 @@ def test_receipt_arithmetic_holds(dataset: Path) -> None:
         assert lines == (total if gt["generator"]["prices_include_tax"] else net), gt["document"]
 
 
-def test_statement_balances(dataset: Path) -> None:
-    (gt,) = [gt for gt in _pdf_gts(dataset) if gt["doc_type"] == "bank_statement"]
+def _check_statement(gt: dict) -> None:
     f = gt["fields_normalized"]
-    assert 25 <= len(f["transactions"]) <= 40 and gt["pages"] == 2
     balance = _d(f["opening_balance"])
     for tx in f["transactions"]:
         balance += _d(tx["amount"])
-        assert _d(tx["balance"]) == balance
-        assert f["period_start"] <= tx["date"] <= f["period_end"]
-    assert balance == _d(f["closing_balance"])
+        assert "balance" not in tx or _d(tx["balance"]) == balance, gt["document"]
+        assert f["period_start"] <= tx["date"] <= f["period_end"], gt["document"]
+    assert balance == _d(f["closing_balance"]), gt["document"]
+
+
+def test_statement_balances(dataset: Path) -> None:
+    statements = {gt["document"]: gt for gt in _pdf_gts(dataset) if gt["doc_type"] == "bank_statement"}
+    assert set(statements) == {"statement_de_2pages.pdf", "statement_de_payments.pdf"}
+    f = statements["statement_de_2pages.pdf"]["fields_normalized"]
+    assert 25 <= len(f["transactions"]) <= 40 and statements["statement_de_2pages.pdf"]["pages"] == 2
+    for gt in statements.values():
+        _check_statement(gt)
+
+
+def test_statement_set_adds_up(tmp_path: Path) -> None:
+    """The statement set (`--statements`): every layout's truth adds up; the long one has 520 rows."""
+    gen.generate(tmp_path, seed=0, scans=False, statements=True)
+    gts = {gt["document"]: gt for gt in _pdf_gts(tmp_path) if gt["doc_type"] == "bank_statement"}
+    assert {"statement_en_gb.pdf", "statement_fr.pdf", "statement_es.pdf", "card_statement_en.pdf"} <= set(gts)
+    assert {gt["language"] for gt in gts.values()} == {"en", "de", "fr", "es"}
+    long = gts["statement_en_long.pdf"]
+    assert len(long["fields_normalized"]["transactions"]) == 520 and long["pages"] >= 10
+    for gt in gts.values():
+        _check_statement(gt)
+    payments = gts["statement_de_payments.pdf"]["generator"]["payments"]
+    assert {p["document"] for p in payments} >= {"invoice_de.pdf", "invoice_de_2pages.pdf", "credit_note_en_ie.pdf"}
 
 
 def test_ibans_pass_mod_97(dataset: Path) -> None:

@@ -243,3 +243,16 @@ def test_a_workspace_schema_without_an_id_raises_config_error(tmp_path: Path) ->
     _write(tmp_path, "purchase_order", {k: v for k, v in PURCHASE_ORDER.items() if k != "$id"})
     with pytest.raises(ConfigError, match=r"has no \$id"):
         load_schemas(tmp_path)
+
+
+def test_no_schema_file_names_a_key_twice() -> None:
+    """JSON keeps the last of two equal keys silently: a field added twice by two changes would hide."""
+    folder = Path(__file__).resolve().parents[1] / "schemas"
+
+    def no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), sorted({k for k in keys if keys.count(k) > 1})
+        return dict(pairs)
+
+    for path in folder.glob("*.schema.json"):
+        json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=no_repeats)

@@ -16,6 +16,7 @@ COMMANDS = (
     "retry",
     "export",
     "review",
+    "reconcile",
     "show",
     "evaluate",
     "record",

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ledgerlens.pipeline.books.audit import AuditRow, ensure_tables
+from ledgerlens.pipeline.books.bank_rules import learn_from_corrections
 from ledgerlens.pipeline.books.duplicates import CODE as DUPLICATE
 from ledgerlens.pipeline.books.store import DocumentRow, Store, StoredDocument
 from ledgerlens.pipeline.check.parse import parse_output
@@ -167,6 +168,9 @@ def apply_corrections(
             continue
         report.applied += rev.applied
         report.accepted += rev.accepted
+        # A bank line's corrected account becomes a rule the next categorization uses.
+        corrected = [(f, n) for f, a, _, n, _ in rev.audit if a == "corrected"]
+        learn_from_corrections(store, stored, corrected, user, now)
         report.documents.append(doc_id)
         report.approved += [doc_id] if doc_id in approve else []
         example = keep_example(store.get(str(doc_id)), workspace_root, user, now)

@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ledgerlens.pipeline.check.statement import statement_issues
 from ledgerlens.pipeline.check.taxid import check_vat_id, tax_number_problem
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
 from ledgerlens.pipeline.money import to_decimal
@@ -182,6 +183,7 @@ def business_issues(data: dict[str, Any], key_fields: Sequence[str] = ()) -> lis
         _dates(data),
         _ids(data),
         _statement(data),
+        statement_issues(data),  # running balance, dates within the period (check/statement.py)
     ]
     return [issue for check in checks for issue in check]
 

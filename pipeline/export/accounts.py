@@ -28,6 +28,9 @@ quickbooks = "us"       # the QuickBooks Online company: "us" (Vendor, MM/DD/YYY
                         # a tax code per line, DD/MM/YYYY)
 quickbooks_date = "%m/%d/%Y"     # optional: defaults to the variant's
 xero_date = "%d/%m/%Y"
+
+[bank]                  # bank statements: ledger accounts and categorization rules (export/bank/rules.py)
+account = "1200"
 ```
 The chart sections (`[chart]`, `[input_tax]`, `[tax_codes.abroad]`, `[exchange_rates]`) are read by
 `chart.py`; `ledgerlens init --chart NAME` writes a complete file from a starter chart.
@@ -43,13 +46,14 @@ from typing import Any
 
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema, load_schemas, packaged_schemas
 from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.export.bank.rules import BankSettings, parse_bank
 from ledgerlens.pipeline.export.chart import SECTIONS as CHART_SECTIONS
 from ledgerlens.pipeline.export.chart import Chart, is_abroad, parse_chart, tax_codes
 from ledgerlens.pipeline.money import to_decimal
 from ledgerlens.pipeline.normalize import vendor_key
 
 FILE_NAME = "accounts.toml"
-_SECTIONS = {"accounts", "tax_codes", "vendors", "datev", "formats", *CHART_SECTIONS}
+_SECTIONS = {"accounts", "tax_codes", "vendors", "datev", "formats", "bank", *CHART_SECTIONS}
 _ACCOUNT_KEYS = {"payable", "paid", "input_tax", "suspense"}
 _VENDOR_KEYS = {"account", "tax_code", "datev_tax_key", "contact"}
 _DATEV_KEYS = {"consultant_number", "client_number", "account_length", "fiscal_year_start_month"}
@@ -105,6 +109,9 @@ class AccountMap:
     chart: Chart = field(default_factory=Chart)  # the target's chart, input tax by rate, tax codes abroad (chart.py)
     # Which document types are booked, and how (their cards'; the workspace's types included).
     books: dict[str, Booking] = field(default_factory=bookings)
+    bank: BankSettings = field(
+        default_factory=BankSettings
+    )  # [bank]: bank ledger accounts and rules (export/bank/rules.py)
 
     def vendor(self, name: str | None) -> VendorAccount | None:
         return self.vendors.get(vendor_key(name)) if name else None
@@ -206,7 +213,12 @@ def parse_accounts(raw: dict[str, Any], source: str = "accounts.toml") -> Accoun
     declared = set(accounts.values()) | {v.account for v in vendors.values()}
     chart = parse_chart(raw, rate_key, declared)
     named = AccountMap(
-        tax_codes=home_codes, vendors=vendors, datev=DatevSettings(**datev_raw), source=source, chart=chart
+        tax_codes=home_codes,
+        vendors=vendors,
+        datev=DatevSettings(**datev_raw),
+        source=source,
+        chart=chart,
+        bank=parse_bank(raw.get("bank", {}), source),
     )
     settings: dict[str, Any] = {**accounts, **formats}  # only _ACCOUNT_KEYS and _FORMAT_KEYS: text fields
     return replace(named, **settings)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.export.accounts import AccountMap
-from ledgerlens.pipeline.export.ledger import build_ledger, money
+from ledgerlens.pipeline.export.bank.postings import bank_entries
+from ledgerlens.pipeline.export.ledger import Entry, build_ledger, money
 from ledgerlens.pipeline.export.writer import Text, csv_bytes, write_atomic
 
 if TYPE_CHECKING:
@@ -25,9 +26,10 @@ HEADER = (
 )  # fmt: skip
 
 
-def journal_bytes(docs: list[StoredDocument], accounts: AccountMap) -> bytes:
+def journal_bytes(docs: list[StoredDocument], accounts: AccountMap, bank: list[Entry] | None = None) -> bytes:
+    """The documents' entries, then `bank`: the statements' lines (`export/bank/postings.py`)."""
     rows = []
-    for e in build_ledger(docs, accounts).entries:
+    for e in build_ledger(docs, accounts).entries + (bank or []):
         for p in e.postings:
             rows.append([
                 e.entry_id, e.date.isoformat(), Text(p.account), Text(p.description),
@@ -38,9 +40,12 @@ def journal_bytes(docs: list[StoredDocument], accounts: AccountMap) -> bytes:
     return csv_bytes(HEADER, rows)
 
 
-def export_journal(docs: list[StoredDocument], path: Path, accounts: AccountMap) -> Path:
-    return write_atomic(path, journal_bytes(docs, accounts))
+def export_journal(
+    docs: list[StoredDocument], path: Path, accounts: AccountMap, bank: list[Entry] | None = None
+) -> Path:
+    return write_atomic(path, journal_bytes(docs, accounts, bank))
 
 
 def write(request: ExportRequest) -> list[Path]:
-    return [export_journal(request.docs, request.named("journal.csv"), request.accounts)]
+    bank = bank_entries(request.docs, request.accounts, request.matches)
+    return [export_journal(request.docs, request.named("journal.csv"), request.accounts, bank)]

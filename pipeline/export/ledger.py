@@ -154,10 +154,18 @@ def _expense_split(data: dict[str, Any], total: Decimal) -> list[tuple[Decimal, 
 
 
 def in_period(doc: StoredDocument, period: str | None) -> bool:
-    """`period` is YYYY-MM or YYYY; a document without a date is in no period."""
+    """`period` is YYYY-MM or YYYY; a document without a date is in no period, except a statement:
+    it is in every period its own (period_start .. period_end, else its transactions' dates) touches."""
     if period is None:
         return True
-    when = doc.result.data.get("date")
+    data = doc.result.data
+    when = data.get("date")
+    if when is None and isinstance(data.get("transactions"), list):
+        start, end = data.get("period_start"), data.get("period_end")
+        if isinstance(start, str) and isinstance(end, str):
+            return start[: len(period)] <= period <= end[: len(period)]
+        days = [t.get("date") for t in data["transactions"] if isinstance(t, dict)]
+        return any(isinstance(d, str) and d.startswith(period) for d in days)
     return isinstance(when, str) and when.startswith(period + ("-" if len(period) == 4 else ""))
 
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, cast
 from ledgerlens.pipeline.errors import ConfigError
 
 if TYPE_CHECKING:  # annotations only: listing the formats imports no database or spreadsheet library
+    from ledgerlens.pipeline.books.payments import MatchRow
     from ledgerlens.pipeline.books.store import StoredDocument
     from ledgerlens.pipeline.config import Config
     from ledgerlens.pipeline.export.accounts import AccountMap
@@ -46,6 +47,7 @@ class ExportRequest:
     accounts: AccountMap
     period: str | None = None  # YYYY-MM or YYYY, for file names
     output: Path | None = None  # a file or folder instead of the format's place under exports/
+    matches: tuple[MatchRow, ...] = ()  # the kept reconciliation (`ledgerlens reconcile`), for bank lines
 
     @property
     def accounting_dir(self) -> Path:
@@ -73,6 +75,8 @@ class ExportFormat:
     writer: str  # "module:function" in this package, imported when the format is used
     books: bool = False  # writes bookings: vendors without an account and documents left out are reported
     check: str | None = None  # "module:function": the target's import rules (see the module docstring)
+    left_out: str = ""  # "module:function" naming what the format could not write: (file, why) for the request
+    bank_lines: bool = False  # books the statements' lines too (so statements are not "left out")
 
     def write(self, request: ExportRequest) -> list[Path]:
         return cast(Writer, _resolve(self.writer))(request)
@@ -81,13 +85,21 @@ class ExportFormat:
         """What the target would refuse of `request`'s files; [] for a format without a check."""
         return cast(Check, _resolve(self.check))(request) if self.check else []
 
+    def not_written(self, request: ExportRequest) -> list[tuple[str, str]]:
+        if not self.left_out:
+            return []
+        module, _, function = self.left_out.partition(":")
+        return getattr(import_module(f"ledgerlens.pipeline.export.{module}"), function)(request)
+
 
 FORMATS: dict[str, ExportFormat] = {
     f.name: f
     for f in (
         ExportFormat("xlsx", "the review workbook: a sheet per document type and table, a Review sheet", "xlsx:write"),
         ExportFormat("csv", "the workbook's data sheets as CSV files, one per table and document type", "csv:write"),
-        ExportFormat("journal", "double-entry journal.csv, one row per posting", "journal:write", books=True),
+        ExportFormat(
+            "journal", "double-entry journal.csv, one row per posting", "journal:write", books=True, bank_lines=True
+        ),
         ExportFormat(
             "quickbooks",
             "QuickBooks Online bill import (quickbooks_bills.csv)",
@@ -102,6 +114,16 @@ FORMATS: dict[str, ExportFormat] = {
             "datev:write",
             True,
             check="datev_rules:check",
+        ),
+        # Bank import files from the statements, one per account and period, in exports/bank/.
+        *(
+            ExportFormat(name, summary, f"bank.{module}:write", left_out="bank.periods:left_out")
+            for name, module, summary in (
+                ("ofx", "ofx", "OFX 2.2 bank / credit-card statement files"),
+                ("mt940", "mt940", "SWIFT MT940 statement files (DATEV's bank import)"),
+                ("camt053", "camt053", "ISO 20022 camt.053.001.02 statement XML"),
+                ("bank-csv", "csv_upload", "bank upload CSV files for QuickBooks Online (3/4 columns) and Xero"),
+            )
         ),
     )
 }

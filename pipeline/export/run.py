@@ -15,11 +15,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ledgerlens.pipeline.books.audit import exported, mark_exported
+from ledgerlens.pipeline.books.bank import is_statement
 from ledgerlens.pipeline.books.duplicates import checked_numbers, flag_duplicates
+from ledgerlens.pipeline.books.payments import stored_matches
+from ledgerlens.pipeline.books.statement_checks import flag_statements
 from ledgerlens.pipeline.books.store import Store
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.export.accounts import load_accounts
+from ledgerlens.pipeline.export.bank.categorize import with_learned
 from ledgerlens.pipeline.export.ledger import Ledger, build_ledger, in_period
 from ledgerlens.pipeline.export.registry import ExportRequest, check_period, export_format
 from ledgerlens.pipeline.export.rules import ExportRefused, Refusal, by_document
@@ -54,28 +58,33 @@ def run_export(
     fmt = export_format(name)
     if period is not None:
         check_period(period)
-    accounts = load_accounts(workspace_root)
-    flagged = 0 if check_only else flag_duplicates(store, checked_numbers(load_schemas(workspace_root / "schemas")))
+    accounts = with_learned(load_accounts(workspace_root), store)  # + rules learned from bank-line corrections
+    flagged = 0
+    if not check_only:
+        flagged = flag_duplicates(store, checked_numbers(load_schemas(workspace_root / "schemas")))
+        flagged += flag_statements(store)  # the same statement twice, overlapping periods of one account
     docs = [d for d in store.all() if in_period(d, period)]
     if since_last:
         done = exported(store, fmt.name)
         docs = [d for d in docs if d.result.sha256 not in done]
-    request = ExportRequest(docs, workspace_root, config, accounts, period, output)
+    request = ExportRequest(docs, workspace_root, config, accounts, period, output, tuple(stored_matches(store)))
     refused = fmt.refusals(request)
     report = ExportReport([], len(docs), flagged, suspense=accounts.suspense, refused=refused)
     if fmt.books:
-        _booking_notes(report, build_ledger(docs, accounts))
+        booked = [d for d in docs if not (fmt.bank_lines and is_statement(d))]  # statements: lines booked apart
+        _booking_notes(report, build_ledger(booked, accounts))
     if check_only:
         return report
     whole_file = [r for r in refused if r.doc_id is None]
     if whole_file or (refused and not allow_incomplete):
         raise ExportRefused(fmt.name, whole_file or refused, fixable=not whole_file)
     left_out = by_document(refused)
-    written = [d for d in docs if d.id not in left_out]
-    report.files = fmt.write(replace(request, docs=written))
-    report.documents = len(written)
+    written = replace(request, docs=[d for d in docs if d.id not in left_out])
+    report.files = fmt.write(written)
+    report.documents = len(written.docs)
+    report.left_out += fmt.not_written(written)
     if since_last:
-        shas = [d.result.sha256 for d in written]
+        shas = [d.result.sha256 for d in written.docs]
         mark_exported(store, fmt.name, shas, now or datetime.now(UTC), str(report.files[0]))
     return report
 

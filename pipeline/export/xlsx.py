@@ -20,12 +20,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
+from ledgerlens.pipeline.books.payments import MatchRow
 from ledgerlens.pipeline.books.review import REVIEW_CHOICES
 from ledgerlens.pipeline.books.store import StoredDocument
 from ledgerlens.pipeline.check.einvoice.view import view_path
 from ledgerlens.pipeline.config import ReviewConfig
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.export.accounts import AccountMap
+from ledgerlens.pipeline.export.bank.categorize import review_findings
+from ledgerlens.pipeline.export.bank.reconciliation import reconciliation_tables, review_suggestions
 from ledgerlens.pipeline.export.columns import (
     Column,
     Layout,
@@ -84,6 +87,7 @@ def export_xlsx(
     accounts: AccountMap | None = None,
     review: ReviewConfig | None = None,
     refusals: list[Refusal] | None = None,
+    matches: tuple[MatchRow, ...] = (),
 ) -> Path:
     """Write the review workbook for `docs` (rows in the order given) to `path`; returns `path`.
 
@@ -95,7 +99,9 @@ def export_xlsx(
         raise ConfigError(f"review_confidence must be between 0 and 1, got {review_confidence}")
     layout = load_layout(workspace_root)
     tables = [build_table(spec, docs, layout, review_confidence) for spec in layout.tables]
-    tables.append(review_table(docs, layout, review_confidence, accounts, refusals))
+    if accounts is not None:  # Reconciliation and Open invoices, from what `reconcile` kept
+        tables += reconciliation_tables(docs, list(matches), accounts)
+    tables.append(review_table(docs, layout, review_confidence, accounts, refusals, matches))
     wb = Workbook()
     wb.remove(wb.active)
     book_dir = path.parent
@@ -126,6 +132,7 @@ def review_table(
     threshold: float,
     accounts: AccountMap | None = None,
     refusals: list[Refusal] | None = None,
+    matches: tuple[MatchRow, ...] = (),
 ) -> Table:
     refused: dict[int, list[Finding]] = {}
     for r in refusals or []:
@@ -133,8 +140,11 @@ def review_table(
             reason = f"{r.target} would refuse {r.file} line {r.line}: {r.reason} [{r.rule}]"
             refused.setdefault(r.doc_id, []).append(Finding(r.field, "error", f"refused_by_{r.target}", reason))
     rows: list[Row] = []
+    bank = review_findings(docs, accounts) if accounts is not None else {}  # bank lines booked to suspense
+    doubtful = review_suggestions(docs, list(matches))  # payments the reconciliation was unsure of
     for doc in docs:
-        rows += _review_rows(doc, layout, threshold, accounts, refused.get(doc.id, []))
+        extra = [Finding(*f) for f in bank.get(doc.id, []) + doubtful.get(doc.id, [])]
+        rows += _review_rows(doc, layout, threshold, accounts, refused.get(doc.id, []), extra)
     return Table("Review", list(REVIEW_COLUMNS), rows)
 
 
@@ -152,10 +162,11 @@ def _review_rows(
     threshold: float,
     accounts: AccountMap | None = None,
     refused: list[Finding] | None = None,
+    extra: list[Finding] | None = None,
 ) -> list[Row]:
     r = doc.result
     kinds = layout.kinds.get(r.doc_type, {})
-    found = [Finding(i.field, str(i.severity), i.code, i.message, i.page) for i in r.issues]
+    found = [Finding(i.field, str(i.severity), i.code, i.message, i.page) for i in r.issues] + (extra or [])
     flagged = {i.field for i in r.issues if i.field}
     for field, conf in r.confidence.items():
         if field not in flagged and isinstance(conf, int | float) and conf < threshold:
@@ -365,6 +376,7 @@ def write(request: ExportRequest) -> list[Path]:
             accounts=request.accounts,
             review=request.config.review,
             refusals=target_refusals(request),
+            matches=request.matches,
         )
     ]
 

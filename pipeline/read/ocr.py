@@ -14,10 +14,12 @@ import functools
 import os
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ledgerlens.pipeline.config import PipelineOptions
 from ledgerlens.pipeline.errors import ConfigError, DocumentError
+from ledgerlens.pipeline.machine import physical_cores
 from ledgerlens.pipeline.types import Document, Page, Word
 
 TESSERACT = "tesseract"
@@ -136,11 +138,18 @@ def page_psm(page: Page, configured: int) -> int:
     return 6 if receipt_shaped(page) else 3
 
 
+# A long scan (a year of bank statements) is OCRed a page per core: Tesseract runs as a
+# subprocess, so threads are enough. Short documents stay one page at a time, as the worker
+# processes already keep every core busy with other documents.
+PARALLEL_PAGES = 4
+
+
 def read_text(doc: Document, opts: PipelineOptions, *, psm: int | None = None) -> Document:
     """OCR every page that has an image but no text yet; updates the pages in place."""
-    for page in doc.pages:
-        if page.text_source != "none" or page.image_path is None:
-            continue
+    todo = [p for p in doc.pages if p.text_source == "none" and p.image_path is not None]
+
+    def read(page: Page) -> None:
+        assert page.image_path is not None
         words, (width, height) = ocr_image(
             page.image_path,
             languages=opts.ocr_languages,
@@ -151,4 +160,12 @@ def read_text(doc: Document, opts: PipelineOptions, *, psm: int | None = None) -
         page.words = words
         page.text_source = "ocr"
         page.width, page.height = float(width), float(height)
+
+    threads = min(len(todo), physical_cores()) if len(todo) >= PARALLEL_PAGES else 1
+    if threads > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(read, todo))  # list(): a page's error is raised here
+    else:
+        for page in todo:
+            read(page)
     return doc

@@ -8,6 +8,7 @@ confidence from the label's strength, the value's position and the OCR confidenc
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
@@ -24,12 +25,13 @@ from ledgerlens.pipeline.engines.ocr.finder.amounts import (
 from ledgerlens.pipeline.engines.ocr.finder.found import Found, guess_decimal_sep
 from ledgerlens.pipeline.engines.ocr.finder.generic import find_by_labels
 from ledgerlens.pipeline.engines.ocr.finder.lexicon import lexicon_for
-from ledgerlens.pipeline.engines.ocr.finder.tables import (
+from ledgerlens.pipeline.engines.ocr.finder.statements import (
+    holder_candidates,
     is_card_statement,
-    line_items,
-    receipt_items,
+    period_fallback,
     statement_transactions,
 )
+from ledgerlens.pipeline.engines.ocr.finder.tables import line_items, receipt_items
 from ledgerlens.pipeline.engines.ocr.finder.view import Candidate, DocView
 from ledgerlens.pipeline.normalize import format_amount
 from ledgerlens.pipeline.types import FieldEvidence, Page
@@ -210,6 +212,24 @@ def _tax_ids(view: DocView, found: Found, doc_type: str) -> None:
             found.put(view, "vendor_tax_number", tn.value, tn, tn.score * 0.9)
 
 
+def _balance(cands: list[Candidate], *, last: bool) -> Candidate | None:
+    """Of the best-labelled balances, the first one printed (opening) or the last (closing): the
+    same labels return on every page ("brought forward", "carried forward")."""
+    best = _best(cands)
+    if best is None:
+        return None
+    top = [c for c in cands if c.score >= best.score - 0.15]  # a date between label and value costs a little
+    order = sorted(top, key=lambda c: (c.row.page, c.row.index))
+    return order[-1] if last else order[0]
+
+
+def _rolls_forward(data: dict) -> bool:
+    if "opening_balance" not in data or "closing_balance" not in data:
+        return False
+    moved = sum((Decimal(t["amount"]) for t in data["transactions"]), Decimal(0))
+    return Decimal(data["opening_balance"]) + moved == Decimal(data["closing_balance"])
+
+
 def _statement(view: DocView, found: Found) -> None:
     day_first = header.guess_day_first(view)
     dec = guess_decimal_sep(view)
@@ -222,10 +242,16 @@ def _statement(view: DocView, found: Found) -> None:
         start, end = period.value
         found.put(view, "period_start", start, period, period.score)
         found.put(view, "period_end", end, period, period.score)
+    else:
+        dates = period_fallback(view, day_first=day_first)  # a month name the OCR split ("J an")
+        if dates:
+            for name, value in zip(("period_start", "period_end"), dates, strict=True):
+                found.data[name] = value.isoformat()
+                found.evidence[name] = FieldEvidence(0.6, source="period (repaired)")
     if stmt_date:
         found.put(view, "statement_date", stmt_date.value, stmt_date, stmt_date.score)
     for name in ("account_holder", "account_number"):
-        ref = _best(header.reference(view, name))
+        ref = _best(holder_candidates(view) if name == "account_holder" else []) or _best(header.reference(view, name))
         if ref:
             found.put(view, name, ref.value, ref, ref.score * 0.9)
     bank = (
@@ -237,14 +263,18 @@ def _statement(view: DocView, found: Found) -> None:
         found.put(view, "bank_name", bank.value, bank, min(bank.score, 0.6))
     card = is_card_statement(view)
     for name in ("opening_balance", "closing_balance"):
-        cand = _best(amount_candidates(view, name, dec))
+        cand = _balance(amount_candidates(view, name, dec), last=name == "closing_balance")
         if cand:
             found.put(view, name, -cand.value if card else cand.value, cand, cand.score)
     reference_date = stmt_date.value if stmt_date else (period.value[1] if period else None)
-    txns = statement_transactions(view, dec, day_first=day_first, statement_date=reference_date)
+    dates = (date.fromisoformat(found.data["period_start"]), date.fromisoformat(found.data["period_end"])) if (
+        "period_start" in found.data and "period_end" in found.data) else None  # fmt: skip
+    txns = statement_transactions(view, dec, day_first=day_first, statement_date=reference_date, period=dates)
     if txns:
         found.data["transactions"] = [t.data for t in txns]
         conf = min(t.confidence for t in txns)
+        if _rolls_forward(found.data):  # opening + every amount = closing: the rows are read right
+            conf = max(conf, 0.9)
         found.evidence["transactions"] = FieldEvidence(conf, txns[0].page + 1, None, "table")
     cur = header.currency(view, [], found.data.get("iban"))
     if cur:

@@ -1,4 +1,4 @@
-"""Tables: invoice line items and statement transactions.
+"""Tables: invoice line items (statement transactions: `statements.py`).
 
 A table is found by its header row (Description / Qty / Unit price / Amount in any of our
 languages); the header's segments give the columns. Rows below are read until the totals
@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
 from ledgerlens.pipeline.engines.ocr.finder.values import amounts_in, money_in, percent_in
 from ledgerlens.pipeline.engines.ocr.finder.view import DocView, read_confidence
-from ledgerlens.pipeline.normalize import MONTHS, fold, format_amount, format_quantity
+from ledgerlens.pipeline.normalize import fold, format_amount, format_quantity
 from ledgerlens.pipeline.read.layout import Row
 from ledgerlens.pipeline.types import Word
 
@@ -49,8 +48,6 @@ COLUMN_WORDS: list[tuple[str, tuple[str, ...]]] = [
 ]  # fmt: skip
 # Where an invoice table ends. A "Subtotal" inside the table (per section) does not end it.
 _STOP_LABELS = {"total_amount", "tax_amount", "amount_due", "tax_summary", "line_total_amount"}
-# Rows that carry a balance, not a movement of money.
-_BALANCE_LABELS = {"opening_balance", "closing_balance", "carry_over"}
 
 
 def _classify(text: str) -> str | None:
@@ -266,142 +263,3 @@ def receipt_items(view: DocView, decimal_sep: str | None) -> list[Item]:
                               0.7 * read_confidence(row.words), page_idx))  # fmt: skip
             pending = []
     return []  # no total line seen: these were not items
-
-
-# ------------------------------------------------------------------ statements
-
-_DAY_MONTH = re.compile(
-    r"^(?P<d>\d{1,2})[./\-](?P<m>\d{1,2})(?:[./\-](?P<y>\d{2,4}))?\.?$|"
-    r"^(?P<y2>\d{4})-(?P<m2>\d{2})-(?P<d2>\d{2})$"
-)
-
-
-def is_card_statement(view: DocView) -> bool:
-    """Card statements print spending as positive amounts (and the balance owed likewise)."""
-    return bool(_CARD.search(fold(" ".join(r.text for r in view.rows[:200]))))
-
-
-_CARD = re.compile(
-    r"credit card|card statement|minimum (payment|due)|credit limit|kreditkarte|tarjeta de credito|carte de credit"
-)
-
-
-def _row_date(words: list[Word], year_hint: int | None, month_hint: int | None) -> tuple[date, int] | None:
-    """A date at the start of a row ("02/07", "02.07.2023", "2 Jul") -> (date, words used)."""
-    if not words:
-        return None
-    first = words[0].text.strip()
-    m = _DAY_MONTH.match(first)
-    if m:
-        if m.group("y2"):
-            iso = _mk(int(m["y2"]), int(m["m2"]), int(m["d2"]))
-            return (iso, 1) if iso else None
-        d, mo = int(m["d"]), int(m["m"])
-        y = int(m["y"]) if m["y"] else None
-        if y is not None and y < 100:
-            y += 2000
-        used = 1
-    elif len(words) >= 2 and first.isdigit() and fold(words[1].text).strip(".") in MONTHS:
-        d, mo, y, used = int(first), MONTHS[fold(words[1].text).strip(".")], None, 2
-        if len(words) >= 3 and re.fullmatch(r"\d{4}", words[2].text):
-            y, used = int(words[2].text), 3
-    else:
-        return None
-    if y is None:
-        if year_hint is None:
-            return None
-        y = year_hint - 1 if month_hint is not None and mo > month_hint + 1 else year_hint
-    value = _mk(y, mo, d)
-    return (value, used) if value else None
-
-
-def _mk(y: int, m: int, d: int) -> date | None:
-    try:
-        return date(y, m, d)
-    except ValueError:
-        return None
-
-
-@dataclass
-class Txn:
-    data: dict[str, Any]
-    confidence: float
-    page: int
-
-
-def statement_transactions(
-    view: DocView, decimal_sep: str | None, *, day_first: bool, statement_date: date | None
-) -> list[Txn]:
-    year = statement_date.year if statement_date else _common_year(view)
-    month = statement_date.month if statement_date else None
-    card = is_card_statement(view)
-    txns: list[Txn] = []
-    pending: list[Txn] = []  # undated rows waiting for the next dated one
-    for page_idx, lay in enumerate(view.layouts):
-        cols: list[Column] | None = None
-        for row in lay.rows:
-            header = table_header(row)
-            if header and any(c.cls == "date" for c in header):
-                cols = header
-                continue
-            if cols is None:
-                continue
-            if _is_stop(view, row) or any(h.fields & _BALANCE_LABELS for h in view.labels[id(row)]):
-                continue
-            got = _row_date(row.words, year, month)
-            amounts = amounts_in(row.words[got[1] if got else 0 :], decimal_sep=decimal_sep)
-            amounts = [a for a in amounts if a.has_decimals]
-            if not amounts:
-                continue
-            rest = row.words[got[1] if got else 0 :]
-            while rest and (value_date := _row_date(rest, year, month)):  # a value date beside the booking date
-                rest = rest[value_date[1] :]
-            first_amount_x = amounts[0].words[0].x0
-            desc = " ".join(w.text for w in rest if w.x1 <= first_amount_x).strip()
-            if not desc:
-                continue
-            amount, balance = _signed(amounts, cols, lay.unit, card)
-            data: dict[str, Any] = {"date": None, "description": desc[:500], "amount": format_amount(amount)}
-            if balance is not None:
-                data["balance"] = format_amount(balance)
-            conf = 0.85 * read_confidence(row.words)
-            txn = Txn(data, conf, page_idx)
-            if got:
-                data["date"] = got[0].isoformat()
-                for p in pending:
-                    p.data["date"] = data["date"]
-                    p.confidence *= 0.8
-                pending = []
-            else:
-                if txns and txns[-1].data["date"] and not pending:
-                    data["date"] = txns[-1].data["date"]
-                    txn.confidence *= 0.8
-                else:
-                    pending.append(txn)
-            txns.append(txn)
-    return [t for t in txns if t.data["date"]]
-
-
-def _signed(amounts, cols: list[Column], unit: float, card: bool) -> tuple[Decimal, Decimal | None]:
-    kinds = {c.cls: c for c in cols}
-    balance = None
-    picked = amounts
-    if "balance" in kinds and len(amounts) >= 2 and kinds["balance"].holds(amounts[-1].words[-1], 2 * unit):
-        balance = amounts[-1].amount.value
-        picked = amounts[:-1]
-    a = picked[-1] if picked else amounts[-1]
-    value = a.amount.value
-    if a.amount.marker == "CR":
-        value = abs(value)
-    elif a.amount.marker == "DR" or ("debit" in kinds and kinds["debit"].holds(a.words[-1], 2 * unit)):
-        value = -abs(value)
-    elif "credit" in kinds and kinds["credit"].holds(a.words[-1], 2 * unit):
-        value = abs(value)
-    elif card:
-        value = -value  # card statements print spending as positive and credits in brackets
-    return value, balance
-
-
-def _common_year(view: DocView) -> int | None:
-    years = [int(y) for r in view.rows for y in re.findall(r"(?<!\d)(20\d{2})(?!\d)", r.text)]
-    return max(set(years), key=years.count) if years else None
