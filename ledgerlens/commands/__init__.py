@@ -16,6 +16,7 @@ COMMANDS = (
     "retry",
     "export",
     "review",
+    "vendors",
     "show",
     "evaluate",
     "bench",

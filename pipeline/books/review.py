@@ -12,7 +12,8 @@ For each document changed: its data, issues (validation redone, accepted finding
 confidence (1.0 for what a person typed) and status are updated; every change is written to
 the audit trail with who and when; and the document is kept as a labelled example under
 `examples/`: a copy of its file plus `<file>.json` with the corrected fields, the layout
-`ledgerlens eval` reads.
+`ledgerlens eval` reads; and the workspace's vendor memory learns from it where this vendor
+prints each field (teach.py), so that the vendor's next document is read right.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ from typing import Any
 
 from ledgerlens.pipeline.books.audit import AuditRow, record_changes
 from ledgerlens.pipeline.books.store import DocumentRow, Store, StoredDocument
+from ledgerlens.pipeline.books.teach import teach_document
+from ledgerlens.pipeline.books.vendors import StoreVendorMemory, workspace_key
 from ledgerlens.pipeline.check.parse import parse_output
 from ledgerlens.pipeline.check.validate import validate
+from ledgerlens.pipeline.config import CONFIG_NAME, PipelineOptions, load_config
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
 from ledgerlens.pipeline.types import Issue, status_of
 from sqlalchemy import select
@@ -56,6 +60,8 @@ class ImportReport:
     unchanged: list[Correction] = field(default_factory=list)
     documents: list[int] = field(default_factory=list)  # ids of the documents updated
     examples: list[Path] = field(default_factory=list)
+    taught: list[str] = field(default_factory=list)  # vendors the memory learned from these documents
+    not_taught: list[tuple[int, str]] = field(default_factory=list)  # (document, why the memory learned nothing)
 
 
 def _set(data: dict[str, Any], path: str, value: Any) -> bool:
@@ -100,9 +106,15 @@ def apply_corrections(
     workspace_root: Path,
     source: str,
     now: datetime | None = None,
+    teach: bool = True,
+    read_options: PipelineOptions | None = None,
 ) -> ImportReport:
+    """Apply reviewers' corrections; with `teach` (the default) each changed document also teaches
+    the workspace's vendor memory (its file is read again with `read_options`, by default the
+    workspace's own settings)."""
     now = now or datetime.now(UTC)
     report = ImportReport()
+    memory = StoreVendorMemory(store, workspace_key(workspace_root)) if teach else None
     by_doc: dict[int, list[Correction]] = {}
     for c in corrections:
         by_doc.setdefault(c.doc_id, []).append(c)
@@ -135,7 +147,34 @@ def apply_corrections(
         example = keep_example(store.get(str(doc_id)), workspace_root, user, now)
         if example is not None:
             report.examples.append(example)
+        if memory is not None:
+            opts = read_options or _workspace_reading(workspace_root)
+            _teach(memory, store, doc_id, schema, opts, workspace_root, report)
     return report
+
+
+def _workspace_reading(root: Path) -> PipelineOptions:
+    config = root / CONFIG_NAME
+    return load_config(config if config.is_file() else None).pipeline
+
+
+def _teach(
+    memory: StoreVendorMemory,
+    store: Store,
+    doc_id: int,
+    schema: DocumentSchema,
+    opts: PipelineOptions,
+    root: Path,
+    report: ImportReport,
+) -> None:
+    stored = store.get(str(doc_id))
+    if stored is None:
+        return
+    profile, why = teach_document(memory, stored, schema, opts, root)
+    if profile is not None:
+        report.taught.append(profile.name)
+    elif why:
+        report.not_taught.append((doc_id, why))
 
 
 def _touched(issue: Issue, data: dict[str, Any], accepted: set[str], r: Any) -> bool:

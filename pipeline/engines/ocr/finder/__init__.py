@@ -9,8 +9,10 @@ confidence from the label's strength, the value's position and the OCR confidenc
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
+from ledgerlens.pipeline.engines.memory import VendorMemory
 from ledgerlens.pipeline.engines.ocr.finder import header, parties
 from ledgerlens.pipeline.engines.ocr.finder.amounts import (
     AMOUNT_FIELDS,
@@ -24,6 +26,7 @@ from ledgerlens.pipeline.engines.ocr.finder.amounts import (
 from ledgerlens.pipeline.engines.ocr.finder.found import Found, guess_decimal_sep
 from ledgerlens.pipeline.engines.ocr.finder.generic import find_by_labels
 from ledgerlens.pipeline.engines.ocr.finder.lexicon import lexicon_for
+from ledgerlens.pipeline.engines.ocr.finder.memory import Lesson, learn_vendor, recall_fields, vendor_clues
 from ledgerlens.pipeline.engines.ocr.finder.tables import (
     is_card_statement,
     line_items,
@@ -35,9 +38,14 @@ from ledgerlens.pipeline.normalize import format_amount
 from ledgerlens.pipeline.types import FieldEvidence, Page
 
 
-def find_fields(pages: list[Page], schema: DocumentSchema, subtype: str | None = None) -> Found:
+def find_fields(
+    pages: list[Page], schema: DocumentSchema, subtype: str | None = None, memory: VendorMemory | None = None
+) -> Found:
     """The fields of `schema`'s type on these pages, read the way its card says (`finder`): a
-    packaged type's own finder, or the generic label -> value finder driven by the card."""
+    packaged type's own finder, or the generic label -> value finder driven by the card.
+
+    With a vendor `memory`, a document whose vendor the memory knows is read the way that
+    vendor's corrected documents were first; the general finder fills whatever it cannot place."""
     view = DocView(pages, lexicon_for(schema.labels))
     found = Found()
     if not view.rows:
@@ -49,7 +57,24 @@ def find_fields(pages: list[Page], schema: DocumentSchema, subtype: str | None =
         _invoice_or_receipt(view, found, finder, subtype)
     else:
         find_by_labels(view, found, schema, subtype)
+    if memory is not None:
+        _recall(view, found, schema, memory)
     return found
+
+
+def _recall(view: DocView, found: Found, schema: DocumentSchema, memory: VendorMemory) -> None:
+    profile = memory.recall(schema.doc_type, vendor_clues(view, found.data.get("vendor_name")))
+    if profile is None:
+        return
+    fields = recall_fields(view, profile, found, schema)
+    found.memory = {"vendor": profile.name, "vendor_id": profile.vendor_id, "corrections": profile.corrections,
+                    "fields": sorted(fields)}  # fmt: skip
+
+
+def learn_from_pages(pages: list[Page], data: dict[str, Any], schema: DocumentSchema) -> Lesson | None:
+    """What a corrected document teaches the vendor memory (None: nothing tells its vendor)."""
+    view = DocView(pages, lexicon_for(schema.labels))
+    return learn_vendor(view, data, schema) if view.rows else None
 
 
 def _best(cands: list[Candidate]) -> Candidate | None:

@@ -1,0 +1,336 @@
+"""The finder's side of the vendor memory: learn from a corrected document, recall on the next.
+
+Learning (`learn_vendor`): for each corrected value, every place the page prints it is found
+and described the same way a person would remember it — the words before it on its row (its
+label, whatever the vendor calls it, in the lexicon or not), or the words above it, where on
+the page it sits, and its printed shape. The vendor's own values (name, address, VAT id, IBAN)
+are kept as they are, with the identifiers and name lines that tell this vendor's documents.
+
+Recalling (`recall_fields`): on a document of a recognised vendor, every value of the field's
+kind on the page is described the same way, and the one whose description matches what was
+learned wins. A field the memory cannot place is left to the general finder.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
+from ledgerlens.pipeline.engines.memory import Placement, VendorClues, VendorProfile, name_key, name_similarity
+from ledgerlens.pipeline.engines.ocr.finder import header
+from ledgerlens.pipeline.engines.ocr.finder.found import Found, guess_decimal_sep
+from ledgerlens.pipeline.engines.ocr.finder.lexicon import NOT_TOTALS
+from ledgerlens.pipeline.engines.ocr.finder.parties import clean_name
+from ledgerlens.pipeline.engines.ocr.finder.values import amounts_in
+from ledgerlens.pipeline.engines.ocr.finder.view import Candidate, DocView
+from ledgerlens.pipeline.normalize import compact_id, find_dates, fold
+from ledgerlens.pipeline.read.layout import Row
+from ledgerlens.pipeline.types import FieldEvidence, Word
+
+# The vendor's own values: the same on every document of the vendor.
+VENDOR_VALUES = ("vendor_name", "vendor_address", "vendor_vat_id", "vendor_tax_number", "iban", "bic", "currency")
+PLACED_KINDS = ("amount", "date", "short_text")  # fields found again by where they are printed
+_ID_VALUES = ("vendor_vat_id", "vendor_tax_number", "iban", "bic")
+_ANCHOR_MATCH = 0.8
+MAX_PLACES = 3
+
+
+@dataclass
+class Lesson:
+    """What one corrected document teaches about its vendor."""
+
+    name: str
+    doc_type: str
+    clues: VendorClues
+    values: dict[str, str] = field(default_factory=dict)
+    placements: dict[str, list[Placement]] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ values on the page
+
+
+@dataclass
+class Spot:
+    """One value of a field's kind printed on the page."""
+
+    value: Any
+    row: Row
+    words: list[Word]
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+def _spots(view: DocView, kind: str, dec: str | None) -> list[Spot]:
+    out: list[Spot] = []
+    for row in view.rows:
+        if kind == "amount":
+            out += [Spot(a.amount.value, row, a.words) for a in amounts_in(row.words, decimal_sep=dec)]
+        elif kind == "date":
+            out += _dates_in(row)
+        elif kind == "short_text":
+            out += [Spot(compact_id(w.text.strip(":;,.()#")), row, [w]) for w in row.words if re.search(r"\d", w.text)]
+    return out
+
+
+def _dates_in(row: Row) -> list[Spot]:
+    """Each date of a row with the words it covers; the value is (day-first reading, month-first)."""
+    text, out, starts = row.text, [], []
+    pos = 0
+    for w in row.words:
+        starts.append(pos)
+        pos += len(w.text) + 1
+    dmy = find_dates(text, day_first=True)
+    mdy = {f.start: f.value for f in find_dates(text, day_first=False)}
+    for f in dmy:
+        used = [w for w, s in zip(row.words, starts, strict=True) if s < f.end and s + len(w.text) > f.start]
+        out.append(Spot((f.value, mdy.get(f.start, f.value)), row, used))
+    return out
+
+
+def _matches(kind: str, spot_value: Any, target: str) -> str | None:
+    """The date order ("dmy"/"mdy"/"") or "" when the spot holds the target value; None if not."""
+    try:
+        if kind == "amount":
+            return "" if abs(spot_value) == abs(Decimal(target)) else None
+        if kind == "date":
+            dmy, mdy = spot_value
+            if dmy.isoformat() == target:
+                return "dmy" if dmy != mdy else ""
+            return "mdy" if mdy.isoformat() == target else None
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+    return "" if spot_value and spot_value == compact_id(str(target)) else None
+
+
+# ------------------------------------------------------------------ describing a spot
+
+
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
+
+
+def _letters(words: list[Word]) -> str:
+    return " ".join(_LETTERS.findall(fold(" ".join(w.text for w in words))))
+
+
+def describe(view: DocView, spot: Spot) -> tuple[str, str]:
+    """(anchor, where): the words before the value on its row, else those just above it."""
+    left = [w for w in spot.row.words if w.x1 <= spot.words[0].x0 + 1 and w not in spot.words]
+    anchor = " ".join(_letters(left).split()[-5:])
+    if anchor:
+        return anchor, "right"
+    rows = view.rows_of(spot.row.page)
+    unit = view.unit(spot.row.page)
+    x0, x1 = spot.words[0].x0, spot.words[-1].x1
+    for above in reversed(rows[max(0, spot.row.index - 2) : spot.row.index]):
+        if spot.row.y0 - above.y1 > 2.5 * unit:
+            break
+        over = [w for w in above.words if w.x1 >= x0 - unit and w.x0 <= x1 + unit]
+        anchor = " ".join(_letters(over).split()[-5:])
+        if anchor:
+            return anchor, "below"
+    return "", "region"
+
+
+def shape_of(text: str) -> str:
+    return re.sub(r"\d+", "9", re.sub(r"[^\W\d_]+", "A", text))
+
+
+def _placement(view: DocView, spot: Spot, order: str, rank: int) -> Placement:
+    anchor, where = describe(view, spot)
+    page = spot.row.page
+    rows = view.rows_of(page)
+    box = view.layouts[page].page_bbox(spot.words)
+    width, height = max(view.pages[page].width, 1.0), max(view.pages[page].height, 1.0)
+    return Placement(
+        anchor=anchor,
+        where=where,
+        page=-1 if page == len(view.pages) - 1 and page > 0 else page,
+        x=round((box[0] + box[2]) / 2 / width, 4),
+        y=round((box[1] + box[3]) / 2 / height, 4),
+        from_bottom=float(len(rows) - 1 - spot.row.index),
+        shape=shape_of(spot.text),
+        order=order,
+        rank=rank,
+    )
+
+
+def _rank(view: DocView, spot: Spot, field_name: str) -> int:
+    """2: a label of this field stands before the value; 0: a payment/ignored line; else 1."""
+    before = [h for h in view.labels[id(spot.row)] if h.x1 <= spot.words[0].x0 + 1]
+    if any(field_name in h.fields for h in before):
+        return 2
+    if any(h.fields & NOT_TOTALS for h in before):
+        return 0
+    return 1
+
+
+# ------------------------------------------------------------------ clues
+
+
+_ID_TOKEN = re.compile(r"^[A-Z0-9][A-Z0-9/]{5,24}$")
+
+
+def vendor_clues(view: DocView, found_name: str | None = None, exclude: set[str] | None = None) -> VendorClues:
+    """Identifiers printed on the first page outside the buyer's part, and its name-like top lines."""
+    ids: list[str] = []
+    for cand in header.vat_ids(view):
+        if cand.extra.get("role") != "buyer" and not header.is_buyer_side(view, cand.row, cand.words):
+            ids.append("vat:" + cand.value)
+    ids += ["iban:" + c.value for c in header.ibans(view)]
+    for row in view.rows_of(0):
+        for w in row.words:
+            token = compact_id(w.text.strip(":;,.()[]#"))
+            id_like = sum(c.isdigit() for c in token) >= 6 and _ID_TOKEN.match(token)
+            money_or_date = find_dates(w.text) or re.search(r"[.,]\d\d$", w.text)
+            if id_like and not money_or_date and not header.is_buyer_side(view, row, [w]):
+                ids.append("num:" + token)
+    exclude = exclude or set()
+    ids = [i for i in dict.fromkeys(ids) if i.split(":", 1)[1] not in exclude]
+    names = [clean_name(seg.text) for row in view.rows_of(0)[:10] for seg in row.segments]
+    names += [clean_name(row.text) for row in view.rows_of(0)[:10]]
+    if found_name:
+        names.insert(0, found_name)
+    return VendorClues(tuple(ids[:40]), tuple(dict.fromkeys(n for n in names if len(name_key(n)) >= 3)))
+
+
+# ------------------------------------------------------------------ learning
+
+
+def learn_vendor(view: DocView, data: dict[str, Any], schema: DocumentSchema) -> Lesson | None:
+    """What a corrected document (`data`: the schema's fields as a person confirmed them) teaches."""
+    name = str(data.get("vendor_name") or "").strip()
+    buyer_ids = {compact_id(str(data[k])) for k in ("buyer_vat_id",) if data.get(k)}
+    clues = vendor_clues(view, None, buyer_ids)
+    variants = [name] + [n for n in clues.names if name and name_similarity(name_key(n), name_key(name)) >= 0.8]
+    clues = VendorClues(clues.ids, tuple(dict.fromkeys(v for v in variants if v)))
+    if not name and not clues.ids:
+        return None
+    lesson = Lesson(name, schema.doc_type, clues)
+    lesson.values = {k: str(data[k]) for k in VENDOR_VALUES if data.get(k) not in (None, "")}
+    dec = guess_decimal_sep(view)
+    kinds = schema.field_kinds
+    for fld, value in data.items():
+        kind = kinds.get(fld)
+        if kind not in PLACED_KINDS or value in (None, "") or fld in VENDOR_VALUES or fld.startswith("buyer"):
+            continue
+        places = []
+        for spot in _spots(view, kind, dec):
+            order = _matches(kind, spot.value, str(value))
+            if order is not None:
+                places.append(_placement(view, spot, order, _rank(view, spot, fld)))
+        places.sort(key=lambda p: (-p.rank, p.where == "region"))
+        if places:
+            lesson.placements[fld] = _distinct(places)[:MAX_PLACES]
+    return lesson
+
+
+def _distinct(places: list[Placement]) -> list[Placement]:
+    out: list[Placement] = []
+    for p in places:
+        if not any(q.anchor == p.anchor and q.where == p.where for q in out):
+            out.append(p)
+    return out
+
+
+# ------------------------------------------------------------------ recalling
+
+
+def _closeness(view: DocView, spot: Spot, place: Placement) -> float:
+    """0..1: how near the spot sits to where the vendor printed the value before."""
+    page = spot.row.page
+    rows = view.rows_of(page)
+    box = view.layouts[page].page_bbox(spot.words)
+    y = (box[1] + box[3]) / 2 / max(view.pages[page].height, 1.0)
+    x = (box[0] + box[2]) / 2 / max(view.pages[page].width, 1.0)
+    from_bottom = len(rows) - 1 - spot.row.index
+    dy = min(abs(y - place.y), abs(from_bottom - place.from_bottom) / max(len(rows), 1))
+    return max(0.0, 1.0 - 2.0 * dy - abs(x - place.x))
+
+
+def _on_page(view: DocView, spot: Spot, place: Placement) -> bool:
+    last = len(view.pages) - 1
+    return spot.row.page == (last if place.page == -1 else place.page)
+
+
+def place_value(view: DocView, kind: str, place: Placement, spots: list[Spot]) -> tuple[Spot, float] | None:
+    """The spot this placement points at on a new document, with how well it fits."""
+    best: tuple[Spot, float] | None = None
+    for spot in spots:
+        if not _on_page(view, spot, place):
+            continue
+        near = _closeness(view, spot, place)
+        if place.where == "region":
+            fit = near if near >= 0.8 else 0.0
+        else:
+            anchor, where = describe(view, spot)
+            similar = name_similarity(anchor, place.anchor) if where == place.where else 0.0
+            fit = similar + 0.2 * near if similar >= _ANCHOR_MATCH else 0.0
+        fit += 0.1 if shape_of(spot.text) == place.shape else 0.0
+        if fit > 0 and (best is None or fit > best[1]):
+            best = (spot, fit)
+    return best
+
+
+def _value_of(kind: str, spot: Spot, place: Placement) -> Any:
+    if kind == "date":
+        dmy, mdy = spot.value
+        return mdy if place.order == "mdy" else dmy
+    return spot.value
+
+
+def recall_fields(view: DocView, profile: VendorProfile, found: Found, schema: DocumentSchema) -> list[str]:
+    """Fill `found` from the vendor's profile where it can place a value; returns the fields it set."""
+    used: list[str] = []
+    source = f"memory:{profile.name}"
+    kinds = schema.field_kinds
+    dec = guess_decimal_sep(view)
+    spots: dict[str, list[Spot]] = {}
+    for fld, places in profile.placements.items():
+        kind = kinds.get(fld)
+        if kind not in PLACED_KINDS:
+            continue
+        if kind not in spots:
+            spots[kind] = _spots(view, kind, dec)
+        for place in sorted(places, key=lambda p: (-p.seen, -p.rank)):
+            got = place_value(view, kind, place, spots[kind])
+            if got is not None:
+                spot, fit = got
+                cand = Candidate(fld, _value_of(kind, spot, place), 0.0, spot.row, spot.words, source)
+                found.put(view, fld, cand.value, cand, min(0.97, 0.75 + 0.2 * min(fit, 1.0)))
+                used.append(fld)
+                break
+    used += _recall_values(view, profile, found, kinds, source)
+    return used
+
+
+def _recall_values(
+    view: DocView, profile: VendorProfile, found: Found, kinds: dict[str, str], source: str
+) -> list[str]:
+    used: list[str] = []
+    page_ids = {compact_id(t) for row in view.rows for t in (row.text, *(w.text for w in row.words))}
+    page_text = compact_id(" ".join(r.text for r in view.rows))
+    for fld, value in profile.values.items():
+        if fld not in kinds:
+            continue
+        if fld == "vendor_address" and not _printed(view, value):
+            continue
+        if fld in _ID_VALUES and compact_id(value) not in page_text and compact_id(value) not in page_ids:
+            continue
+        if fld == "currency" and "currency" in found.data:
+            continue
+        found.put(view, fld, value, None, 0.9)
+        found.evidence[fld] = FieldEvidence(0.9, None, None, source, "")
+        used.append(fld)
+    return used
+
+
+def _printed(view: DocView, text: str) -> bool:
+    """Is (nearly) every word of this address printed on the page? (branches differ in address)"""
+    want = name_key(text).split()
+    have = set(name_key(" ".join(r.text for r in view.rows)).split())
+    return bool(want) and sum(1 for w in want if w in have) >= 0.75 * len(want)
