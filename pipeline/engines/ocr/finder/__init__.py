@@ -172,12 +172,15 @@ def _tax_breakdown(view: DocView, found: Found, dec: str | None, items: list) ->
                 basis = sum((Decimal(d["amount"]) for d in at_rate), Decimal(0))
             elif len(entries) == 1 and "net_amount" in found.data:
                 basis = Decimal(found.data["net_amount"])
-        row = {"rate": f"{rate:.2f}", "tax_amount": format_amount(tax)}
+        row = {"rate": format_amount(rate), "tax_amount": format_amount(tax)}  # 8.625 stays 8.625
         if basis is not None:
             row["basis_amount"] = format_amount(basis)
         rows.append(row)
     found.data["tax_breakdown"] = rows
     found.evidence["tax_breakdown"] = FieldEvidence(0.7, source="tax rows")
+    if len(rows) == 1:  # one rate for the whole document: its VAT rate
+        found.data["vat_rate"] = rows[0]["rate"]
+        found.evidence["vat_rate"] = FieldEvidence(0.7, source="tax rows")
 
 
 def _round_to_paid(totals: Totals, paid: Decimal | None, rounding: Decimal | None) -> None:

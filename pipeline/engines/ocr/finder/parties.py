@@ -134,10 +134,11 @@ def block_below(view: DocView, row: Row, anchor: Segment, *, max_lines: int = 6)
 
 
 def _aligned_segment(row: Row, anchor: Segment, tol: float) -> Segment | None:
+    """The segment lined up with the anchor: left edges, centres, or right edges (a block set flush right)."""
     centre = (anchor.x0 + anchor.x1) / 2
     best, best_d = None, tol
     for seg in row.segments:
-        d = min(abs(seg.x0 - anchor.x0), abs((seg.x0 + seg.x1) / 2 - centre))
+        d = min(abs(seg.x0 - anchor.x0), abs((seg.x0 + seg.x1) / 2 - centre), abs(seg.x1 - anchor.x1))
         if d <= best_d:
             best, best_d = seg, d
     return best
