@@ -13,9 +13,11 @@ engines never import the store. The name matching used on both sides is here as 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import cached_property, lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 from ledgerlens.pipeline.normalize import vendor_key
@@ -87,6 +89,7 @@ def trigrams(key: str) -> frozenset[str]:
     return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
 
 
+@lru_cache(maxsize=8192)
 def name_similarity(a: str, b: str) -> float:
     """0..1: how alike two name keys are (OCR slips and a missing word still score high)."""
     if not a or not b:
@@ -119,6 +122,11 @@ class NameIndex:
             for g in grams:
                 self.by_gram.setdefault(g, []).append(pos)
 
+    @cached_property
+    def _common(self) -> int:
+        """A trigram in more keys than this (" s ", "sdn") says little: candidates come from the rarer ones."""
+        return max(64, len(self.keys) // 50)
+
     def best(self, names: Iterable[str]) -> tuple[int, float] | None:
         """(vendor, similarity) of the best match over all the page's name lines, if any is close."""
         best: tuple[int, float] | None = None
@@ -127,13 +135,14 @@ class NameIndex:
             if len(key) < 3:
                 continue
             grams = trigrams(key)
-            shared: dict[int, int] = {}
-            for g in grams:
-                for pos in self.by_gram.get(g, ()):
-                    shared[pos] = shared.get(pos, 0) + 1
-            for pos, n in shared.items():
+            rare = [g for g in grams if len(self.by_gram.get(g, ())) <= self._common]
+            counts = Counter(pos for g in rare for pos in self.by_gram.get(g, ()))
+            need = max(1, int(0.3 * len(rare)))
+            for pos, n in counts.items():
+                if n < need:
+                    continue
                 known, vendor, kgrams = self.keys[pos]
-                if 2 * n < 0.6 * (len(grams) + len(kgrams)):  # Dice under 0.6: not the same name
+                if 2 * len(grams & kgrams) < 0.6 * (len(grams) + len(kgrams)):  # Dice under 0.6: another name
                     continue
                 score = name_similarity(key, known)
                 if score >= NAME_MATCH and (best is None or score > best[1]):

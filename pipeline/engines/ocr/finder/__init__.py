@@ -63,7 +63,7 @@ def find_fields(
 
 
 def _recall(view: DocView, found: Found, schema: DocumentSchema, memory: VendorMemory) -> None:
-    profile = memory.recall(schema.doc_type, vendor_clues(view, found.data.get("vendor_name")))
+    profile = memory.recall(schema.doc_type, vendor_clues(view, found.data))
     if profile is None:
         return
     fields = recall_fields(view, profile, found, schema)

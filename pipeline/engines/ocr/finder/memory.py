@@ -66,15 +66,15 @@ class Spot:
 
 
 def _spots(view: DocView, kind: str, dec: str | None) -> list[Spot]:
-    out: list[Spot] = []
-    for row in view.rows:
-        if kind == "amount":
-            out += [Spot(a.amount.value, row, a.words) for a in amounts_in(row.words, decimal_sep=dec)]
-        elif kind == "date":
-            out += _dates_in(row)
-        elif kind == "short_text":
-            out += [Spot(compact_id(w.text.strip(":;,.()#")), row, [w]) for w in row.words if re.search(r"\d", w.text)]
-    return out
+    return [spot for row in view.rows for spot in _row_spots(row, kind, dec)]
+
+
+def _row_spots(row: Row, kind: str, dec: str | None) -> list[Spot]:
+    if kind == "amount":
+        return [Spot(a.amount.value, row, a.words) for a in amounts_in(row.words, decimal_sep=dec)]
+    if kind == "date":
+        return _dates_in(row)
+    return [Spot(compact_id(w.text.strip(":;,.()#")), row, [w]) for w in row.words if re.search(r"\d", w.text)]
 
 
 def _dates_in(row: Row) -> list[Spot]:
@@ -175,27 +175,35 @@ def _rank(view: DocView, spot: Spot, field_name: str) -> int:
 _ID_TOKEN = re.compile(r"^[A-Z0-9][A-Z0-9/]{5,24}$")
 
 
-def vendor_clues(view: DocView, found_name: str | None = None, exclude: set[str] | None = None) -> VendorClues:
-    """Identifiers printed on the first page outside the buyer's part, and its name-like top lines."""
-    ids: list[str] = []
-    for cand in header.vat_ids(view):
-        if cand.extra.get("role") != "buyer" and not header.is_buyer_side(view, cand.row, cand.words):
-            ids.append("vat:" + cand.value)
-    ids += ["iban:" + c.value for c in header.ibans(view)]
+def vendor_clues(view: DocView, data: dict[str, Any], exclude: set[str] | None = None) -> VendorClues:
+    """What tells the vendor: its VAT id, tax number and IBAN as read (`data`: the finder's or a
+    person's), the id-like numbers printed on the first page outside the buyer's part
+    (registration, GST and phone numbers), and the name-like lines at the top."""
+    ids = [f"{kind}:{compact_id(str(data[f]))}" for f, kind in _ID_KINDS if data.get(f)]
+    zone = header.buyer_zone(view, 0)
     for row in view.rows_of(0):
         for w in row.words:
             token = compact_id(w.text.strip(":;,.()[]#"))
-            id_like = sum(c.isdigit() for c in token) >= 6 and _ID_TOKEN.match(token)
-            money_or_date = find_dates(w.text) or re.search(r"[.,]\d\d$", w.text)
-            if id_like and not money_or_date and not header.is_buyer_side(view, row, [w]):
-                ids.append("num:" + token)
+            if sum(c.isdigit() for c in token) < 6 or not _ID_TOKEN.match(token):
+                continue
+            if find_dates(w.text) or re.search(r"[.,]\d\d$", w.text) or (zone and _in_zone(w, zone)):
+                continue  # a date, an amount, or the buyer's number
+            ids.append("num:" + token)
     exclude = exclude or set()
     ids = [i for i in dict.fromkeys(ids) if i.split(":", 1)[1] not in exclude]
-    names = [clean_name(seg.text) for row in view.rows_of(0)[:10] for seg in row.segments]
-    names += [clean_name(row.text) for row in view.rows_of(0)[:10]]
-    if found_name:
-        names.insert(0, found_name)
+    top = view.rows_of(0)[:8]
+    names = [clean_name(seg.text) for row in top for seg in row.segments] + [clean_name(row.text) for row in top]
+    if data.get("vendor_name"):
+        names.insert(0, str(data["vendor_name"]))
     return VendorClues(tuple(ids[:40]), tuple(dict.fromkeys(n for n in names if len(name_key(n)) >= 3)))
+
+
+_ID_KINDS = (("vendor_vat_id", "vat"), ("iban", "iban"), ("vendor_tax_number", "num"))
+
+
+def _in_zone(w: Word, zone: tuple[float, float, float, float]) -> bool:
+    x0, y0, x1, y1 = zone
+    return x0 <= (w.x0 + w.x1) / 2 <= x1 and y0 <= w.cy <= y1
 
 
 # ------------------------------------------------------------------ learning
@@ -205,7 +213,7 @@ def learn_vendor(view: DocView, data: dict[str, Any], schema: DocumentSchema) ->
     """What a corrected document (`data`: the schema's fields as a person confirmed them) teaches."""
     name = str(data.get("vendor_name") or "").strip()
     buyer_ids = {compact_id(str(data[k])) for k in ("buyer_vat_id",) if data.get(k)}
-    clues = vendor_clues(view, None, buyer_ids)
+    clues = vendor_clues(view, {k: v for k, v in data.items() if k != "vendor_name"}, buyer_ids)
     variants = [name] + [n for n in clues.names if name and name_similarity(name_key(n), name_key(name)) >= 0.8]
     clues = VendorClues(clues.ids, tuple(dict.fromkeys(v for v in variants if v)))
     if not name and not clues.ids:
@@ -252,27 +260,66 @@ def _closeness(view: DocView, spot: Spot, place: Placement) -> float:
     return max(0.0, 1.0 - 2.0 * dy - abs(x - place.x))
 
 
-def _on_page(view: DocView, spot: Spot, place: Placement) -> bool:
-    last = len(view.pages) - 1
-    return spot.row.page == (last if place.page == -1 else place.page)
+class _Recall:
+    """One document seen by the memory: rows, their values and descriptions, each worked out once
+    and only for the rows a learned place can point at (a look-up must cost milliseconds)."""
+
+    def __init__(self, view: DocView, dec: str | None) -> None:
+        self.view, self.dec = view, dec
+        self._folded: dict[int, str] = {}
+        self._spots: dict[tuple[int, str], list[Spot]] = {}
+        self._described: dict[int, tuple[str, str]] = {}
+
+    def folded(self, row: Row) -> str:
+        if id(row) not in self._folded:
+            self._folded[id(row)] = fold(row.text)
+        return self._folded[id(row)]
+
+    def spots(self, row: Row, kind: str) -> list[Spot]:
+        key = (id(row), kind)
+        if key not in self._spots:
+            self._spots[key] = _row_spots(row, kind, self.dec)
+        return self._spots[key]
+
+    def describe(self, spot: Spot) -> tuple[str, str]:
+        if id(spot) not in self._described:
+            self._described[id(spot)] = describe(self.view, spot)
+        return self._described[id(spot)]
+
+    def rows_for(self, place: Placement) -> list[Row]:
+        """Rows that may hold the value: those showing a word of the anchor (or the row under
+        them), or, without an anchor, those near where the value was."""
+        last = len(self.view.pages) - 1
+        page = last if place.page == -1 else place.page
+        if page > last:
+            return []
+        rows = self.view.rows_of(page)
+        if place.where == "region":
+            height = max(self.view.pages[page].height, 1.0)
+            return [r for r in rows if abs((r.y0 + r.y1) / 2 / height - place.y) <= 0.15]
+        words = [t for t in place.anchor.split() if len(t) >= 3] or place.anchor.split()
+        hits = [r for r in rows if any(t in self.folded(r) for t in words)]
+        if place.where == "right":
+            return hits
+        return list({id(r): r for h in hits for r in rows[h.index + 1 : h.index + 3]}.values())
 
 
-def place_value(view: DocView, kind: str, place: Placement, spots: list[Spot]) -> tuple[Spot, float] | None:
+def place_value(recall: _Recall, kind: str, place: Placement) -> tuple[Spot, float] | None:
     """The spot this placement points at on a new document, with how well it fits."""
     best: tuple[Spot, float] | None = None
-    for spot in spots:
-        if not _on_page(view, spot, place):
-            continue
-        near = _closeness(view, spot, place)
-        if place.where == "region":
-            fit = near if near >= 0.8 else 0.0
-        else:
-            anchor, where = describe(view, spot)
-            similar = name_similarity(anchor, place.anchor) if where == place.where else 0.0
-            fit = similar + 0.2 * near if similar >= _ANCHOR_MATCH else 0.0
-        fit += 0.1 if shape_of(spot.text) == place.shape else 0.0
-        if fit > 0 and (best is None or fit > best[1]):
-            best = (spot, fit)
+    view = recall.view
+    for row in recall.rows_for(place):
+        for spot in recall.spots(row, kind):
+            near = _closeness(view, spot, place)
+            if place.where == "region":
+                fit = near if near >= 0.8 else 0.0
+            else:
+                anchor, where = recall.describe(spot)
+                similar = name_similarity(anchor, place.anchor) if where == place.where else 0.0
+                fit = similar + 0.2 * near if similar >= _ANCHOR_MATCH else 0.0
+            fit += 0.1 if shape_of(spot.text) == place.shape else 0.0
+            if fit > 0 and (best is None or fit > best[1]):
+                best = (spot, fit)
     return best
 
 
@@ -288,16 +335,13 @@ def recall_fields(view: DocView, profile: VendorProfile, found: Found, schema: D
     used: list[str] = []
     source = f"memory:{profile.name}"
     kinds = schema.field_kinds
-    dec = guess_decimal_sep(view)
-    spots: dict[str, list[Spot]] = {}
+    recall = _Recall(view, guess_decimal_sep(view))
     for fld, places in profile.placements.items():
         kind = kinds.get(fld)
         if kind not in PLACED_KINDS:
             continue
-        if kind not in spots:
-            spots[kind] = _spots(view, kind, dec)
         for place in sorted(places, key=lambda p: (-p.seen, -p.rank)):
-            got = place_value(view, kind, place, spots[kind])
+            got = place_value(recall, kind, place)
             if got is not None:
                 spot, fit = got
                 cand = Candidate(fld, _value_of(kind, spot, place), 0.0, spot.row, spot.words, source)

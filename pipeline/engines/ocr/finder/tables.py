@@ -58,12 +58,20 @@ _MONEY_LABELS = frozenset(
 _BALANCE_LABELS = {"opening_balance", "closing_balance", "carry_over"}
 
 
+@cache
+def _column_patterns() -> list[tuple[str, re.Pattern[str]]]:
+    """One compiled pattern per column class (the heading words as whole words), built once."""
+    return [
+        (cls, re.compile("|".join(r"(?<![a-z])" + re.escape(w.strip()) + r"(?![a-z])" for w in words)))
+        for cls, words in COLUMN_WORDS
+    ]
+
+
 def _classify(text: str) -> str | None:
     t = " " + fold(text).strip(" :") + " "
-    for cls, words in COLUMN_WORDS:
-        for w in words:
-            if re.search(r"(?<![a-z])" + re.escape(w.strip()) + r"(?![a-z])", t):
-                return cls
+    for cls, pattern in _column_patterns():
+        if pattern.search(t):
+            return cls
     return None
 
 
