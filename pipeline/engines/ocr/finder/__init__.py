@@ -14,15 +14,7 @@ from typing import Any
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
 from ledgerlens.pipeline.engines.memory import VendorMemory
 from ledgerlens.pipeline.engines.ocr.finder import header, parties
-from ledgerlens.pipeline.engines.ocr.finder.amounts import (
-    AMOUNT_FIELDS,
-    Totals,
-    amount_candidates,
-    payment_candidates,
-    rounding_adjustment,
-    solve_totals,
-    tax_breakdown,
-)
+from ledgerlens.pipeline.engines.ocr.finder.amounts import AMOUNT_FIELDS, amount_candidates, tax_breakdown
 from ledgerlens.pipeline.engines.ocr.finder.found import Found, guess_decimal_sep
 from ledgerlens.pipeline.engines.ocr.finder.generic import find_by_labels
 from ledgerlens.pipeline.engines.ocr.finder.lexicon import lexicon_for
@@ -33,6 +25,7 @@ from ledgerlens.pipeline.engines.ocr.finder.tables import (
     receipt_items,
     statement_transactions,
 )
+from ledgerlens.pipeline.engines.ocr.finder.totals import document_totals
 from ledgerlens.pipeline.engines.ocr.finder.view import Candidate, DocView
 from ledgerlens.pipeline.normalize import format_amount
 from ledgerlens.pipeline.types import FieldEvidence, Page
@@ -126,13 +119,8 @@ def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str
         if bic:
             found.put(view, "bic", bic.value, bic, bic.score)
 
-    cands = {f: amount_candidates(view, f, dec) for f in AMOUNT_FIELDS}
-    labelled = bool(cands["total_amount"] or cands["amount_due"])
-    payments = payment_candidates(view, dec, labelled)
-    paid = next((c.value for c in payments if c.source.startswith("paid")), None)
-    cands["total_amount"] = sorted([*cands["total_amount"], *payments], key=lambda c: -c.score)
-    totals = solve_totals(cands, paid)
-    _round_to_paid(totals, paid, rounding_adjustment(view, dec))
+    items = line_items(view, dec) or (receipt_items(view, dec) if doc_type == "receipt" else [])
+    totals, _ = document_totals(view, dec, items, credit=subtype == "credit_note")
     amount_fields = AMOUNT_FIELDS if doc_type == "invoice" else ("total_amount", "net_amount", "tax_amount")
     for name in amount_fields:
         cand = totals.chosen.get(name)
@@ -149,7 +137,6 @@ def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str
         found.data["currency"] = cur[0]
         found.evidence["currency"] = FieldEvidence(cur[1], source=f"currency:{cur[2]}")
 
-    items = line_items(view, dec) or (receipt_items(view, dec) if doc_type == "receipt" else [])
     _tax_breakdown(view, found, dec, items)
     if items:
         found.data["line_items"] = [it.data for it in items]
@@ -181,17 +168,6 @@ def _tax_breakdown(view: DocView, found: Found, dec: str | None, items: list) ->
     if len(rows) == 1:  # one rate for the whole document: its VAT rate
         found.data["vat_rate"] = rows[0]["rate"]
         found.evidence["vat_rate"] = FieldEvidence(0.7, source="tax rows")
-
-
-def _round_to_paid(totals: Totals, paid: Decimal | None, rounding: Decimal | None) -> None:
-    """Cash rounding (to 0.05): the receipt's total before rounding, the amount paid after it."""
-    total = totals.chosen.get("total_amount")
-    if total is None or paid is None or rounding is None:
-        return
-    gap = abs(paid - total.value)
-    if Decimal(0) < gap <= Decimal("0.05"):
-        rounded = Candidate("total_amount", paid, total.score, total.row, total.words, "paid after rounding")
-        totals.chosen["total_amount"] = rounded
 
 
 def _parties(view: DocView, found: Found, doc_type: str) -> None:

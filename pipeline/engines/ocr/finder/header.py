@@ -87,9 +87,7 @@ def dated(view: DocView, field: str, *, day_first: bool) -> list[Candidate]:
     for c in cands:
         label = c.source.split(":")[1]
         label_row = c.extra.get("label_row")
-        under_heading = (
-            label_row is not None and c.row.index == label_row.index + 1 and view.is_header_row(label_row)
-        )
+        under_heading = label_row is not None and c.row.index == label_row.index + 1 and view.is_header_row(label_row)
         if label in ("date", "datum", "fecha", "data", "dt") and (c.row is label_row or under_heading):
             # "DATE : 15/05/2018", or "Date" heading a row of headings with the values under them:
             # a plain date label with a date right by it is plain evidence.

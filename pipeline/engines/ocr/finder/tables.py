@@ -213,9 +213,7 @@ def _table_row(
 ) -> tuple[dict[str, Any], float] | list[Word] | None:
     """One row under a table heading: (item data, confidence), or the description words of a
     row without an amount (wrapped text), or None for a row that is no item."""
-    if row.text.lstrip().startswith(("--", "==", "**")) or any(
-        "net_amount" in h.fields for h in view.labels[id(row)]
-    ):
+    if row.text.lstrip().startswith(("--", "==", "**")) or any("net_amount" in h.fields for h in view.labels[id(row)]):
         return None  # "--- Food Products ---", "Subtotal $ 112.00": structure, not items
     parts = _assign(row.words, cols, unit)
     amount_words = parts.get("amount") or []
