@@ -186,6 +186,8 @@ def _parties(view: DocView, found: Found, doc_type: str) -> None:
         top = parties.top_party(view, None)
         if top.name and (vendor.name is None or top.name.row.index < vendor.name.row.index):
             vendor = top
+    if vendor.name:
+        vendor.name = parties.complete_name(view, vendor.name)
     for role, party in (("vendor", vendor), ("buyer", buyer)):
         if party.name:
             found.put(view, f"{role}_name", party.name.value, party.name, party.name.score)
