@@ -35,7 +35,7 @@ def teach_pages(
     memory: StoreVendorMemory, pages: list[Page], data: dict[str, Any], schema: DocumentSchema
 ) -> VendorProfile | None:
     """Teach the memory what these pages, read as `data` by a person, say about their vendor."""
-    lesson = learn_from_pages(pages, data, schema)
+    lesson = learn_from_pages(pages, data, schema, memory)
     return memory.teach(lesson) if lesson is not None else None
 
 

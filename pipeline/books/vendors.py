@@ -178,8 +178,10 @@ class StoreVendorMemory:
                 row.name, row.name_key = lesson.name, name_key(lesson.name)
             row.values = {**(row.values or {}), **lesson.values}
             old = {f: tuple(Placement.from_dict(p) for p in ps) for f, ps in (row.placements or {}).items()}
-            for fld, places in lesson.placements.items():
-                old[fld] = merge_placements(old.get(fld, ()), places)
+            missed = lesson.missed if lesson.judged == row.id else {}
+            for fld in {*lesson.placements, *missed}:
+                new, wrong = lesson.placements.get(fld, []), missed.get(fld, frozenset())
+                old[fld] = merge_placements(old.get(fld, ()), new, wrong)
             row.placements = {f: [p.to_dict() for p in ps] for f, ps in old.items()}
             row.corrections = (row.corrections or 0) + 1
             row.updated_at = now

@@ -39,6 +39,16 @@ class Placement:
     order: str = ""  # for dates: "dmy" or "mdy" when the printed value showed which
     rank: int = 1  # 2: a label of the field stands before it; 0: a payment or ignored line; else 1
     seen: int = 1  # corrections that showed the same anchor
+    misses: int = 0  # corrections of the vendor's later documents where this place held another value
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.anchor, self.where
+
+    @property
+    def trust(self) -> tuple[int, int]:
+        """Best first: confirmed more often than contradicted, then a known label of the field."""
+        return self.seen - 2 * self.misses, self.rank
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -150,15 +160,21 @@ class NameIndex:
         return best
 
 
-def merge_placements(old: tuple[Placement, ...], new: list[Placement], keep: int = 4) -> tuple[Placement, ...]:
+def merge_placements(
+    old: tuple[Placement, ...], new: list[Placement], missed: frozenset[tuple[str, str]] = frozenset(), keep: int = 6
+) -> tuple[Placement, ...]:
     """Places learned before and now: the same anchor seen again counts up (its position is the
-    latest); a new one is added; the most often seen are kept, best first."""
-    out = list(old)
+    latest), one that held another value on this document (`missed`) counts a miss, a new one is
+    added; the most trusted are kept, best first."""
+    out = [Placement(**{**q.to_dict(), "misses": q.misses + 1}) if q.key in missed else q for q in old]
     for p in new:
-        same = next((i for i, q in enumerate(out) if q.anchor == p.anchor and q.where == p.where), None)
+        same = next((i for i, q in enumerate(out) if q.key == p.key), None)
         if same is None:
             out.append(p)
         else:
-            out[same] = Placement(**{**p.to_dict(), "seen": out[same].seen + 1, "rank": max(out[same].rank, p.rank)})
-    out.sort(key=lambda q: (-q.seen, -q.rank))
+            q = out[same]
+            seen_again = {"seen": q.seen + 1, "rank": max(q.rank, p.rank), "misses": q.misses}
+            out[same] = Placement(**{**p.to_dict(), **seen_again})
+    out = [q for q in out if q.misses <= q.seen]
+    out.sort(key=lambda q: (-q.trust[0], -q.trust[1]))
     return tuple(out[:keep])

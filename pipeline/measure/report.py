@@ -100,6 +100,9 @@ class Report:
                                "fields": self.table(), "negative_totals": self.negative_totals}  # fmt: skip
         if self.parts() != [""]:
             out["parts"] = {p: {"overall": self.overall(p), "fields": self.table(p)} for p in self.parts()}
+            if self.learned:
+                for p, body in out["parts"].items():
+                    body["vendors"] = {s: self.table(p, s) for s in (FIRST_SEEN, SEEN_BEFORE)}
         if self.learned:
             out["vendors"] = {s: {"overall": self.overall(None, s), "fields": self.table(None, s)}
                               for s in (FIRST_SEEN, SEEN_BEFORE)}  # fmt: skip

@@ -18,7 +18,14 @@ from ledgerlens.pipeline.engines.ocr.finder.amounts import AMOUNT_FIELDS, amount
 from ledgerlens.pipeline.engines.ocr.finder.found import Found, guess_decimal_sep
 from ledgerlens.pipeline.engines.ocr.finder.generic import find_by_labels
 from ledgerlens.pipeline.engines.ocr.finder.lexicon import lexicon_for
-from ledgerlens.pipeline.engines.ocr.finder.memory import Lesson, learn_vendor, recall_fields, vendor_clues
+from ledgerlens.pipeline.engines.ocr.finder.memory import (
+    Lesson,
+    judge_places,
+    learn_vendor,
+    name_printed,
+    recall_fields,
+    vendor_clues,
+)
 from ledgerlens.pipeline.engines.ocr.finder.tables import (
     is_card_statement,
     line_items,
@@ -59,15 +66,26 @@ def _recall(view: DocView, found: Found, schema: DocumentSchema, memory: VendorM
     profile = memory.recall(schema.doc_type, vendor_clues(view, found.data))
     if profile is None:
         return
+    named = found.evidence.get("vendor_name")
+    if named is not None and named.confidence >= 0.75 and not name_printed(view, profile.name):
+        return  # the ids point at a vendor whose name this page does not print, and it names another
     fields = recall_fields(view, profile, found, schema)
     found.memory = {"vendor": profile.name, "vendor_id": profile.vendor_id, "corrections": profile.corrections,
                     "fields": sorted(fields)}  # fmt: skip
 
 
-def learn_from_pages(pages: list[Page], data: dict[str, Any], schema: DocumentSchema) -> Lesson | None:
-    """What a corrected document teaches the vendor memory (None: nothing tells its vendor)."""
+def learn_from_pages(
+    pages: list[Page], data: dict[str, Any], schema: DocumentSchema, memory: VendorMemory | None = None
+) -> Lesson | None:
+    """What a corrected document teaches the vendor memory (None: nothing tells its vendor). With
+    the `memory`, the places it already knows for this vendor are checked against the corrected
+    values: a place that now points at another value is marked as a miss."""
     view = DocView(pages, lexicon_for(schema.labels))
-    return learn_vendor(view, data, schema) if view.rows else None
+    lesson = learn_vendor(view, data, schema) if view.rows else None
+    known = memory.recall(schema.doc_type, lesson.clues) if lesson is not None and memory is not None else None
+    if lesson is not None and known is not None:
+        lesson.missed, lesson.judged = judge_places(view, known, data, schema), known.vendor_id
+    return lesson
 
 
 def _best(cands: list[Candidate]) -> Candidate | None:

@@ -19,11 +19,19 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
-from ledgerlens.pipeline.engines.memory import Placement, VendorClues, VendorProfile, name_key, name_similarity
+from ledgerlens.pipeline.engines.memory import (
+    NAME_MATCH,
+    Placement,
+    VendorClues,
+    VendorProfile,
+    name_key,
+    name_similarity,
+)
 from ledgerlens.pipeline.engines.ocr.finder import header
 from ledgerlens.pipeline.engines.ocr.finder.found import Found, guess_decimal_sep
 from ledgerlens.pipeline.engines.ocr.finder.lexicon import NOT_TOTALS
 from ledgerlens.pipeline.engines.ocr.finder.parties import clean_name
+from ledgerlens.pipeline.engines.ocr.finder.totals import cash_rounded
 from ledgerlens.pipeline.engines.ocr.finder.values import amounts_in
 from ledgerlens.pipeline.engines.ocr.finder.view import Candidate, DocView
 from ledgerlens.pipeline.normalize import compact_id, find_dates, fold
@@ -35,7 +43,7 @@ VENDOR_VALUES = ("vendor_name", "vendor_address", "vendor_vat_id", "vendor_tax_n
 PLACED_KINDS = ("amount", "date", "short_text")  # fields found again by where they are printed
 _ID_VALUES = ("vendor_vat_id", "vendor_tax_number", "iban", "bic")
 _ANCHOR_MATCH = 0.8
-MAX_PLACES = 3
+MAX_PLACES = 4
 
 
 @dataclass
@@ -47,6 +55,8 @@ class Lesson:
     clues: VendorClues
     values: dict[str, str] = field(default_factory=dict)
     placements: dict[str, list[Placement]] = field(default_factory=dict)
+    missed: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)  # field -> known places now wrong
+    judged: int | None = None  # the known vendor whose places `missed` speaks of
 
 
 # ------------------------------------------------------------------ values on the page
@@ -117,8 +127,17 @@ def _letters(words: list[Word]) -> str:
     return " ".join(_LETTERS.findall(fold(" ".join(w.text for w in words))))
 
 
+def label_before(view: DocView, spot: Spot, fld: str) -> str | None:
+    """The lexicon's label of the field nearest before the value on its row ("vom" in
+    "Teilrechnung Nr. 210112 vom 06.06.2025"): an anchor that survives the words around it."""
+    x = spot.words[0].x0 + 1
+    own = [h for h in view.labels[id(spot.row)] if h.x1 <= x and fld in h.fields]
+    return " ".join(own[-1].phrase) if own else None
+
+
 def describe(view: DocView, spot: Spot) -> tuple[str, str]:
-    """(anchor, where): the words before the value on its row, else those just above it."""
+    """(anchor, where): the words before the value on its row (the vendor's own label, in the
+    lexicon or not), else those just above it."""
     left = [w for w in spot.row.words if w.x1 <= spot.words[0].x0 + 1 and w not in spot.words]
     anchor = " ".join(_letters(left).split()[-5:])
     if anchor:
@@ -140,23 +159,28 @@ def shape_of(text: str) -> str:
     return re.sub(r"\d+", "9", re.sub(r"[^\W\d_]+", "A", text))
 
 
-def _placement(view: DocView, spot: Spot, order: str, rank: int) -> Placement:
-    anchor, where = describe(view, spot)
+def _placements(view: DocView, spot: Spot, fld: str, order: str, rank: int) -> list[Placement]:
+    """The place described by the words before the value, and, where a label of the field stands
+    before it, by that label alone (where="label")."""
     page = spot.row.page
     rows = view.rows_of(page)
     box = view.layouts[page].page_bbox(spot.words)
     width, height = max(view.pages[page].width, 1.0), max(view.pages[page].height, 1.0)
-    return Placement(
-        anchor=anchor,
-        where=where,
-        page=-1 if page == len(view.pages) - 1 and page > 0 else page,
-        x=round((box[0] + box[2]) / 2 / width, 4),
-        y=round((box[1] + box[3]) / 2 / height, 4),
-        from_bottom=float(len(rows) - 1 - spot.row.index),
-        shape=shape_of(spot.text),
-        order=order,
-        rank=rank,
-    )
+    at = {
+        "page": -1 if page == len(view.pages) - 1 and page > 0 else page,
+        "x": round((box[0] + box[2]) / 2 / width, 4),
+        "y": round((box[1] + box[3]) / 2 / height, 4),
+        "from_bottom": float(len(rows) - 1 - spot.row.index),
+        "shape": shape_of(spot.text),
+        "order": order,
+        "rank": rank,
+    }
+    anchor, where = describe(view, spot)
+    out = [Placement(anchor=anchor, where=where, **at)]
+    label = label_before(view, spot, fld)
+    if label:
+        out.append(Placement(anchor=label, where="label", **at))
+    return out
 
 
 def _rank(view: DocView, spot: Spot, field_name: str) -> int:
@@ -230,11 +254,33 @@ def learn_vendor(view: DocView, data: dict[str, Any], schema: DocumentSchema) ->
         for spot in _spots(view, kind, dec):
             order = _matches(kind, spot.value, str(value))
             if order is not None:
-                places.append(_placement(view, spot, order, _rank(view, spot, fld)))
-        places.sort(key=lambda p: (-p.rank, p.where == "region"))
+                places += _placements(view, spot, fld, order, _rank(view, spot, fld))
+        places.sort(key=lambda p: (-p.rank, p.where == "label", p.where == "region"))
         if places:
             lesson.placements[fld] = _distinct(places)[:MAX_PLACES]
     return lesson
+
+
+def judge_places(
+    view: DocView, known: VendorProfile, data: dict[str, Any], schema: DocumentSchema
+) -> dict[str, frozenset[tuple[str, str]]]:
+    """Which of a known vendor's places point at another value than a person confirmed on this
+    document: field -> {(anchor, where)}. A place that keeps misleading is dropped (merge_placements)."""
+    recall = _Recall(view, guess_decimal_sep(view))
+    kinds = schema.field_kinds
+    missed: dict[str, frozenset[tuple[str, str]]] = {}
+    for fld, places in known.placements.items():
+        kind, value = kinds.get(fld), data.get(fld)
+        if kind not in PLACED_KINDS or value in (None, ""):
+            continue
+        wrong = set()
+        for place in places:
+            got = place_value(recall, fld, kind, place)
+            if got is not None and _matches(kind, got[0].value, str(value)) is None:
+                wrong.add(place.key)
+        if wrong:
+            missed[fld] = frozenset(wrong)
+    return missed
 
 
 def _distinct(places: list[Placement]) -> list[Placement]:
@@ -268,7 +314,7 @@ class _Recall:
         self.view, self.dec = view, dec
         self._folded: dict[int, str] = {}
         self._spots: dict[tuple[int, str], list[Spot]] = {}
-        self._described: dict[int, tuple[str, str]] = {}
+        self._described: dict[tuple[int, str], tuple[str, str]] = {}
 
     def folded(self, row: Row) -> str:
         if id(row) not in self._folded:
@@ -281,10 +327,13 @@ class _Recall:
             self._spots[key] = _row_spots(row, kind, self.dec)
         return self._spots[key]
 
-    def describe(self, spot: Spot) -> tuple[str, str]:
-        if id(spot) not in self._described:
-            self._described[id(spot)] = describe(self.view, spot)
-        return self._described[id(spot)]
+    def describe(self, spot: Spot, place: Placement, fld: str) -> tuple[str, str]:
+        """The spot described the way this place was learned."""
+        key = (id(spot), fld if place.where == "label" else "")
+        if key not in self._described:
+            label = label_before(self.view, spot, fld) if place.where == "label" else None
+            self._described[key] = (label, "label") if label else describe(self.view, spot)
+        return self._described[key]
 
     def rows_for(self, place: Placement) -> list[Row]:
         """Rows that may hold the value: those showing a word of the anchor (or the row under
@@ -299,12 +348,12 @@ class _Recall:
             return [r for r in rows if abs((r.y0 + r.y1) / 2 / height - place.y) <= 0.15]
         words = [t for t in place.anchor.split() if len(t) >= 3] or place.anchor.split()
         hits = [r for r in rows if any(t in self.folded(r) for t in words)]
-        if place.where == "right":
+        if place.where in ("right", "label"):
             return hits
         return list({id(r): r for h in hits for r in rows[h.index + 1 : h.index + 3]}.values())
 
 
-def place_value(recall: _Recall, kind: str, place: Placement) -> tuple[Spot, float] | None:
+def place_value(recall: _Recall, fld: str, kind: str, place: Placement) -> tuple[Spot, float] | None:
     """The spot this placement points at on a new document, with how well it fits."""
     best: tuple[Spot, float] | None = None
     view = recall.view
@@ -314,7 +363,7 @@ def place_value(recall: _Recall, kind: str, place: Placement) -> tuple[Spot, flo
             if place.where == "region":
                 fit = near if near >= 0.8 else 0.0
             else:
-                anchor, where = recall.describe(spot)
+                anchor, where = recall.describe(spot, place, fld)
                 similar = name_similarity(anchor, place.anchor) if where == place.where else 0.0
                 fit = similar + 0.2 * near if similar >= _ANCHOR_MATCH else 0.0
             fit += 0.1 if shape_of(spot.text) == place.shape else 0.0
@@ -340,16 +389,31 @@ def recall_fields(view: DocView, profile: VendorProfile, found: Found, schema: D
         kind = kinds.get(fld)
         if kind not in PLACED_KINDS:
             continue
-        for place in sorted(places, key=lambda p: (-p.seen, -p.rank)):
-            got = place_value(recall, kind, place)
+        for place in sorted(places, key=lambda p: (-p.trust[0], -p.trust[1])):
+            got = place_value(recall, fld, kind, place)
             if got is not None:
                 spot, fit = got
                 cand = Candidate(fld, _value_of(kind, spot, place), 0.0, spot.row, spot.words, source)
-                found.put(view, fld, cand.value, cand, min(0.97, 0.75 + 0.2 * min(fit, 1.0)))
-                used.append(fld)
+                if fld == "total_amount":  # printed before a cash rounding this time?
+                    cand = cash_rounded(view, recall.dec, cand)
+                if _overrules(found, fld, place):
+                    found.put(view, fld, cand.value, cand, min(0.97, 0.75 + 0.2 * min(fit, 1.0)))
+                    used.append(fld)
                 break
     used += _recall_values(view, profile, found, kinds, source)
     return used
+
+
+SURE = 0.8  # a general finding this sure is kept against a memory that is not sure itself
+
+
+def _overrules(found: Found, fld: str, place: Placement) -> bool:
+    """The memory's value goes first, unless the general finder is sure of another one and the
+    memory's place is neither a label of the field nor confirmed by a second correction."""
+    general = found.evidence.get(fld)
+    if general is None or general.confidence < SURE:
+        return True
+    return place.rank == 2 or (place.seen >= 2 and place.misses == 0)
 
 
 def _recall_values(
@@ -362,7 +426,9 @@ def _recall_values(
         if fld not in kinds:
             continue
         if fld == "vendor_address" and not _printed(view, value):
-            continue
+            continue  # another branch's address
+        if fld == "vendor_name" and not name_printed(view, value):
+            continue  # a look-alike vendor recognised by ids it shares
         if fld in _ID_VALUES and compact_id(value) not in page_text and compact_id(value) not in page_ids:
             continue
         if fld == "currency" and "currency" in found.data:
@@ -374,7 +440,22 @@ def _recall_values(
 
 
 def _printed(view: DocView, text: str) -> bool:
-    """Is (nearly) every word of this address printed on the page? (branches differ in address)"""
+    """Are (nearly) all the words of this name or address printed on the page, allowing an OCR
+    slip in a long word? (Branches differ in address; look-alike vendors in name.)"""
     want = name_key(text).split()
     have = set(name_key(" ".join(r.text for r in view.rows)).split())
-    return bool(want) and sum(1 for w in want if w in have) >= 0.75 * len(want)
+    found = sum(1 for w in want if w in have or (len(w) >= 5 and any(_one_slip(w, h) for h in have)))
+    return bool(want) and found >= 0.75 * len(want)
+
+
+def name_printed(view: DocView, name: str) -> bool:
+    """Is this vendor name printed on the first page: its words, or a top line that reads like it
+    ("SANYUSTATIONERYSHOP" for "SANYU STATIONERY SHOP")?"""
+    key = name_key(name)
+    if _printed(view, name):
+        return True
+    return any(name_similarity(name_key(clean_name(r.text)), key) >= NAME_MATCH for r in view.rows_of(0)[:12])
+
+
+def _one_slip(a: str, b: str) -> bool:
+    return abs(len(a) - len(b)) <= 1 and a[:2] == b[:2] and name_similarity(a, b) >= 0.8

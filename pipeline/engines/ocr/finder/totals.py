@@ -19,8 +19,11 @@ from ledgerlens.pipeline.engines.ocr.finder.amounts import (
 )
 from ledgerlens.pipeline.engines.ocr.finder.learned import PageFacts, Scored, net_tax_sums, total_candidates
 from ledgerlens.pipeline.engines.ocr.finder.tables import Item
+from ledgerlens.pipeline.engines.ocr.finder.values import amounts_in
 from ledgerlens.pipeline.engines.ocr.finder.view import Candidate, DocView
 
+ROUNDING_STEP = Decimal("0.05")
+ROUNDING_GAP = Decimal("0.02")  # rounding to the nearest 0.05 moves a total by at most 2 cents
 TOP = 3  # learned candidates (distinct values) the arithmetic may choose among
 WEIGHT = 2.0  # a learned probability counts this much against a label's score in the arithmetic
 
@@ -29,9 +32,7 @@ def page_facts(view: DocView, dec: str | None, cands: dict[str, list[Candidate]]
     cash, change = _payment_lines(view, dec)
     paid = cash.value - change.value if cash is not None and change is not None and cash.value >= change.value else None
     amounts = [Decimal(it.data["amount"]) for it in items if it.data.get("amount")]
-    rounding = any(
-        "ignore" in h.fields and h.phrase and h.phrase[0] == "rounding" for r in view.rows for h in view.labels[id(r)]
-    )
+    rounding = prints_rounding(view)
     return PageFacts(
         paid=paid,
         cash=cash.value if cash is not None else None,
@@ -68,4 +69,26 @@ def document_totals(view: DocView, dec: str | None, items: list[Item], *, credit
     chosen = totals.chosen.get("total_amount")
     if chosen is not None:
         chosen.score /= WEIGHT  # back to a probability: the field's confidence
+        totals.chosen["total_amount"] = cash_rounded(view, dec, chosen)
     return totals, scored
+
+
+def prints_rounding(view: DocView) -> bool:
+    return any(
+        "ignore" in h.fields and h.phrase and h.phrase[0] == "rounding" for r in view.rows for h in view.labels[id(r)]
+    )
+
+
+def cash_rounded(view: DocView, dec: str | None, total: Candidate) -> Candidate:
+    """On a page that prints a rounding line, a total off the 0.05 step is the amount before
+    rounding: the total is the rounded amount printed at or below it (what was paid)."""
+    if total.value % ROUNDING_STEP == 0 or not prints_rounding(view):
+        return total
+    for row in view.rows_of(total.row.page)[total.row.index :]:
+        for a in amounts_in(row.words, decimal_sep=dec):
+            gap = abs(a.amount.value - total.value)
+            if a.has_decimals and a.amount.value % ROUNDING_STEP == 0 and 0 < gap <= ROUNDING_GAP:
+                rounded = Candidate(total.field, a.amount.value, total.score, row, a.words, total.source + " (rounded)")
+                rounded.extra = dict(total.extra)
+                return rounded
+    return total
