@@ -86,9 +86,24 @@ def clean_name(text: str) -> str:
     return text
 
 
+# Words of a document's title ("Kopie factuur", "Duplicate tax invoice"): a line of only these names nobody.
+_TITLE_TOKENS = frozenset(
+    w for t in _TITLE_WORDS for w in t.split()
+) | {"kopie", "copie", "copia", "duplicate", "duplicado", "proforma", "pro", "forma", "reprint", "customer"}
+
+
 def _is_title(text: str) -> bool:
     t = fold(text).strip(" :.-*#")
-    return t in _TITLE_WORDS or len(t) < 2
+    if t in _TITLE_WORDS or len(t) < 2:
+        return True
+    tokens = re.findall(r"[a-z]+", t)
+    return bool(tokens) and all(w in _TITLE_TOKENS for w in tokens) and len(tokens) <= 4
+
+
+# "Owned by" / "Operated by" / "A division of": the company named after it owns the shop named above.
+_OWNER = re.compile(
+    r"\b(?:owned|operated|managed|franchised)\s+by\b|\ba\s+(?:division|member|subsidiary)\s+of\b", re.I
+)
 
 
 def canonical_address(lines: list[str]) -> str:
@@ -306,6 +321,9 @@ def legal_form_party(view: DocView, exclude: tuple[float, float, float, float] |
                 continue
             if sum(c.isdigit() for c in clean_name(seg.text)) > 4:
                 continue
+            before = view.rows_of(0)[r.index - 1].text if r.index else ""
+            if _OWNER.search(before) or _OWNER.search(r.text[: r.text.find(seg.text)]):
+                continue  # the owner of the shop, not the shop the receipt is from
             rows = [(r, seg), *block_below(view, r, seg)]
             party = party_from_block(view, "vendor", rows, "legal form")
             if party.name:
@@ -365,6 +383,8 @@ def _name_score(
         return None  # "EUR" above a price column is not a shop
     if _CONTACT.search(text) or (exclude and _inside(seg, exclude)):
         return None
+    if rank > 0 and _OWNER.search(rows[rank - 1].text):
+        return None  # "Owned by: SANYU SUPPLY SDN BHD" under the shop's own name
     if _looks_like_address(text) and rank > 0:
         return None
     if rank > 0 and LEGAL_FORMS.fullmatch(clean_name(text).strip(" .")):
