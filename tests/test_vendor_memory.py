@@ -165,3 +165,21 @@ def test_places_seen_again_count_up() -> None:
     q = Placement("tunai", "right", 0, 0.8, 0.75, 1.0, "99.9", rank=0)
     merged = merge_placements(merge_placements((), [p, q]), [p])
     assert [(m.anchor, m.seen) for m in merged] == [("jumlah bayaran", 2), ("tunai", 1)]
+
+
+def test_eval_learn_marks_seen_vendors_and_reads_them_from_memory(tmp_path: Path) -> None:
+    from ledgerlens.pipeline.measure.evaluate import evaluate_datasets
+
+    folder = tmp_path / "labelled"
+    for path, total, day in _receipts(folder):
+        (folder / f"{path.name}.json").write_text(
+            json.dumps({"doc_type": "receipt", "vendor_name": SHOP, "total_amount": f"{total:.2f}", "date": day})
+        )
+    report = evaluate_datasets([folder], Config(), out=tmp_path / "report", learn=True)
+    rows = [json.loads(line) for line in (tmp_path / "report" / "predictions.jsonl").read_text().splitlines()]
+    assert [r["seen_vendor"] for r in rows] == [False, True]  # file-name order; only the first was taught
+    assert rows[0]["fields"]["total_amount"] != "22.10"  # the general finder takes the cash line
+    assert rows[1]["fields"]["total_amount"] == "18.55" and rows[1]["fields"]["vendor_name"] == SHOP
+    seen = {r["field"]: r for r in report.table(None, "seen-before")}
+    assert seen["total_amount"]["hits"] == seen["vendor_name"]["hits"] == 1
+    assert "seen-before" in (tmp_path / "report" / "report.md").read_text()
