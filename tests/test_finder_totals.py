@@ -81,3 +81,12 @@ def test_the_weights_come_with_what_they_were_fitted_on() -> None:
     assert body["script"] == "benchmarks/fit_finder_weights.py"
     assert "tune" in body["fitted_on"]["dev"] and "check" not in body["fitted_on"]["dev"]
     assert set(body["weights"]) >= {"bias", "label_total_strong", "eq_paid"}
+
+
+def test_an_invoice_printing_its_totals_negative_is_a_credit_note() -> None:
+    invoice = load_schemas()["invoice"]
+    lines = [("ACME SUPPLIES GMBH", ""), ("Invoice No 2024-117", ""), ("Date 14.03.2024", ""),
+             ("Net amount", "-100.00"), ("VAT 19%", "-19.00"), ("Total amount", "-119.00")]  # fmt: skip
+    found = find_fields([till_page(lines)], invoice)
+    assert found.data["total_amount"] == "-119.00"
+    assert found.data["document_subtype"] == "credit_note"

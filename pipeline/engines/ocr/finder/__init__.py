@@ -139,6 +139,9 @@ def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str
 
     items = line_items(view, dec) or (receipt_items(view, dec) if doc_type == "receipt" else [])
     totals, _ = document_totals(view, dec, items, credit=subtype == "credit_note")
+    if totals.credit and doc_type == "invoice" and subtype != "credit_note":
+        found.data["document_subtype"] = "credit_note"  # it prints its totals negative
+        found.evidence["document_subtype"] = FieldEvidence(0.7, source="negative totals")
     amount_fields = AMOUNT_FIELDS if doc_type == "invoice" else ("total_amount", "net_amount", "tax_amount")
     for name in amount_fields:
         cand = totals.chosen.get(name)

@@ -87,9 +87,18 @@ def clean_name(text: str) -> str:
 
 
 # Words of a document's title ("Kopie factuur", "Duplicate tax invoice"): a line of only these names nobody.
-_TITLE_TOKENS = frozenset(
-    w for t in _TITLE_WORDS for w in t.split()
-) | {"kopie", "copie", "copia", "duplicate", "duplicado", "proforma", "pro", "forma", "reprint", "customer"}
+_TITLE_TOKENS = frozenset(w for t in _TITLE_WORDS for w in t.split()) | {
+    "kopie",
+    "copie",
+    "copia",
+    "duplicate",
+    "duplicado",
+    "proforma",
+    "pro",
+    "forma",
+    "reprint",
+    "customer",
+}
 
 
 def _is_title(text: str) -> bool:
@@ -101,9 +110,7 @@ def _is_title(text: str) -> bool:
 
 
 # "Owned by" / "Operated by" / "A division of": the company named after it owns the shop named above.
-_OWNER = re.compile(
-    r"\b(?:owned|operated|managed|franchised)\s+by\b|\ba\s+(?:division|member|subsidiary)\s+of\b", re.I
-)
+_OWNER = re.compile(r"\b(?:owned|operated|managed|franchised)\s+by\b|\ba\s+(?:division|member|subsidiary)\s+of\b", re.I)
 
 
 def canonical_address(lines: list[str]) -> str:

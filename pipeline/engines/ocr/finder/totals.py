@@ -2,7 +2,9 @@
 
 `learned.py` scores every amount as the total; the best few go to `solve_totals` with the
 labelled net, tax, due and prepaid amounts, so that the arithmetic (net + tax = total) decides
-between close candidates. A total is never negative unless the document is a credit note.
+between close candidates. A total is never negative unless the document is a credit note: one
+the classifier calls so, or one whose strongly labelled total and net are both printed negative
+(a credit note that does not say its name: what it prints is money going back).
 """
 
 from __future__ import annotations
@@ -51,8 +53,18 @@ def scored_totals(
     return [s for s in scored if credit or s.candidate.value > 0]
 
 
+def prints_credit(cands: dict[str, list[Candidate]]) -> bool:
+    """Its strongly labelled totals and nets are all negative, and there is one of each."""
+    strong = [c for f in ("total_amount", "net_amount") for c in cands[f] if c.score >= 0.8]
+    kinds = {c.field for c in strong}
+    return kinds == {"total_amount", "net_amount"} and all(c.value < 0 for c in strong)
+
+
 def document_totals(view: DocView, dec: str | None, items: list[Item], *, credit: bool) -> tuple[Totals, list[Scored]]:
+    """The totals, and every amount scored as the total. `Totals.credit` says whether the
+    document was read as a credit note (negative totals kept)."""
     cands = {f: amount_candidates(view, f, dec) for f in AMOUNT_FIELDS}
+    credit = credit or prints_credit(cands)
     if not credit:  # "-5.00" on an invoice is a discount or an adjustment, never what is owed
         for f in ("total_amount", "net_amount", "amount_due"):
             cands[f] = [c for c in cands[f] if c.value >= 0]
@@ -70,6 +82,7 @@ def document_totals(view: DocView, dec: str | None, items: list[Item], *, credit
     if chosen is not None:
         chosen.score /= WEIGHT  # back to a probability: the field's confidence
         totals.chosen["total_amount"] = cash_rounded(view, dec, chosen)
+    totals.credit = credit
     return totals, scored
 
 
