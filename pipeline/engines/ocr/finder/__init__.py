@@ -18,14 +18,8 @@ from ledgerlens.pipeline.engines.ocr.finder.amounts import AMOUNT_FIELDS, amount
 from ledgerlens.pipeline.engines.ocr.finder.found import Found, guess_decimal_sep
 from ledgerlens.pipeline.engines.ocr.finder.generic import find_by_labels
 from ledgerlens.pipeline.engines.ocr.finder.lexicon import lexicon_for
-from ledgerlens.pipeline.engines.ocr.finder.memory import (
-    Lesson,
-    judge_places,
-    learn_vendor,
-    name_printed,
-    recall_fields,
-    vendor_clues,
-)
+from ledgerlens.pipeline.engines.ocr.finder.memory import Lesson, judge_places, learn_vendor, vendor_clues
+from ledgerlens.pipeline.engines.ocr.finder.recall import name_printed, recall_fields
 from ledgerlens.pipeline.engines.ocr.finder.tables import (
     is_card_statement,
     line_items,
