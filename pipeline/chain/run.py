@@ -27,7 +27,7 @@ from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema, load_schemas
 from ledgerlens.pipeline.engines import Engine, create_engine
 from ledgerlens.pipeline.engines.memory import HINT_KEY as MEMORY_HINT
-from ledgerlens.pipeline.engines.memory import VendorMemory
+from ledgerlens.pipeline.engines.memory import NEGATIVE_HINT, VendorMemory
 from ledgerlens.pipeline.errors import DocumentError
 from ledgerlens.pipeline.read import second as ocr_second
 from ledgerlens.pipeline.read.classify import classify
@@ -159,6 +159,8 @@ def _extract(
     hints: dict[str, Any] = {"subtype": cls.subtype} if cls.subtype else {}
     if ctx.memory is not None:
         hints[MEMORY_HINT] = ctx.memory
+    if einvoice is not None and str((einvoice.fields or {}).get("total_amount", "")).startswith("-"):
+        hints[NEGATIVE_HINT] = True  # an invoice whose XML owes money back: its page reads negative too
     out = stage("extract", ctx.engine.extract, doc.pages, cls.doc_type, schema, None, hints)
     data, issues = stage("parse", parse_output, out.data, schema, out.field_evidence)
     if einvoice is not None:  # the embedded XML is the data; the page is checked against it

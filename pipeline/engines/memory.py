@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 from ledgerlens.pipeline.normalize import vendor_key
 
 HINT_KEY = "vendor_memory"  # the key of `engine.extract(..., hints=...)` that carries the memory
+NEGATIVE_HINT = "negative_totals"  # hint: the document's totals are known to be negative (its e-invoice XML)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
 from ledgerlens.pipeline.engines.base import AnswerChecks, ModelGate
-from ledgerlens.pipeline.engines.memory import HINT_KEY
+from ledgerlens.pipeline.engines.memory import HINT_KEY, NEGATIVE_HINT
 from ledgerlens.pipeline.engines.ocr.finder import find_fields
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.machine import physical_cores
@@ -75,7 +75,8 @@ class OcrEngine:
     ) -> EngineOutput:
         start = time.perf_counter()
         hints = hints or {}
-        found = find_fields(pages, schema, hints.get("subtype"), hints.get(HINT_KEY))
+        negative = bool(hints.get(NEGATIVE_HINT))
+        found = find_fields(pages, schema, hints.get("subtype"), hints.get(HINT_KEY), negative_totals=negative)
         known = set(schema.field_names())
         data = {k: v for k, v in found.data.items() if k in known}
         evidence = {k: v for k, v in found.evidence.items() if k in known}

@@ -33,13 +33,20 @@ from ledgerlens.pipeline.types import FieldEvidence, Page
 
 
 def find_fields(
-    pages: list[Page], schema: DocumentSchema, subtype: str | None = None, memory: VendorMemory | None = None
+    pages: list[Page],
+    schema: DocumentSchema,
+    subtype: str | None = None,
+    memory: VendorMemory | None = None,
+    *,
+    negative_totals: bool = False,
 ) -> Found:
     """The fields of `schema`'s type on these pages, read the way its card says (`finder`): a
     packaged type's own finder, or the generic label -> value finder driven by the card.
 
     With a vendor `memory`, a document whose vendor the memory knows is read the way that
-    vendor's corrected documents were first; the general finder fills whatever it cannot place."""
+    vendor's corrected documents were first; the general finder fills whatever it cannot place.
+    Totals are never negative unless the document is a credit note, or `negative_totals` says its
+    totals are known to be (its e-invoice XML)."""
     view = DocView(pages, lexicon_for(schema.labels))
     found = Found()
     if not view.rows:
@@ -48,7 +55,7 @@ def find_fields(
     if finder == "statement":
         _statement(view, found)
     elif finder in ("invoice", "receipt"):
-        _invoice_or_receipt(view, found, finder, subtype)
+        _invoice_or_receipt(view, found, finder, subtype, negative_totals)
     else:
         find_by_labels(view, found, schema, subtype)
     if memory is not None:
@@ -86,7 +93,7 @@ def _best(cands: list[Candidate]) -> Candidate | None:
     return max(cands, key=lambda c: c.score) if cands else None
 
 
-def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str | None) -> None:
+def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str | None, negative: bool) -> None:
     day_first = header.guess_day_first(view)
     dec = guess_decimal_sep(view)
     number_field = "invoice_number" if doc_type == "invoice" else "receipt_number"
@@ -132,8 +139,8 @@ def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str
             found.put(view, "bic", bic.value, bic, bic.score)
 
     items = line_items(view, dec) or (receipt_items(view, dec) if doc_type == "receipt" else [])
-    totals, _ = document_totals(view, dec, items, credit=subtype == "credit_note")
-    if totals.credit and doc_type == "invoice" and subtype != "credit_note":
+    totals, _ = document_totals(view, dec, items, credit=subtype == "credit_note" or negative)
+    if totals.credit and doc_type == "invoice" and subtype != "credit_note" and not negative:
         found.data["document_subtype"] = "credit_note"  # it prints its totals negative
         found.evidence["document_subtype"] = FieldEvidence(0.7, source="negative totals")
     amount_fields = AMOUNT_FIELDS if doc_type == "invoice" else ("total_amount", "net_amount", "tax_amount")
