@@ -162,7 +162,11 @@ def _scored(
         "rightmost": float(last),
         "negative": float(a.amount.value < 0),
     }
-    cand = Candidate("total_amount", a.amount.value, 0.0, row, a.words, "scored")
+    before = [h for h in hits if h.x1 <= a.words[0].x0 + 1]
+    # Provenance names the label that stands before the amount, as a person would point at it.
+    source = "label:" + " ".join(before[-1].phrase) if before else "amount on the page"
+    cand = Candidate("total_amount", a.amount.value, 0.0, row, a.words, source)
+    cand.extra["learned"] = True
     cand.extra["currency"] = a.amount.currency
     cand.extra["decimals"] = True
     return Scored(cand, f)
