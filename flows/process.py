@@ -28,7 +28,7 @@ from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.engines import ModelGate, check_engine, default_workers
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.intake.claims import CLAIM_LOCK, PROCESS_LOCK, claim, recover_claims, recover_processing
-from ledgerlens.pipeline.intake.jobs import RETRY, Outcome, outcome_of, run_document
+from ledgerlens.pipeline.intake.jobs import RETRY, Outcome, outcome_of, run_document, worker_context
 from ledgerlens.pipeline.intake.journal import QUEUED, Journal
 from ledgerlens.pipeline.intake.watcher import entry_for
 from ledgerlens.pipeline.intake.workspace import Workspace, list_inputs, lock_holder, workspace_lock
@@ -67,7 +67,7 @@ def _worker(workspace: str, config: Config) -> _Worker:
     if key not in _workers:
         ws = Workspace(Path(workspace))
         store = Store.for_workspace(ws.root, config.store.url)
-        _workers[key] = _Worker(ws, Context.create(config, ws.schemas_dir), store, Journal(store))
+        _workers[key] = _Worker(ws, worker_context(ws, config, store), store, Journal(store))
     return _workers[key]
 
 

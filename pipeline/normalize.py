@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -231,6 +232,15 @@ def _make(y: int, m: int, d: int) -> date | None:
         return None
 
 
+def _matches(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """Every match, also those overlapping an earlier one: in "REG #19- 21/05/2018" the first
+    try reads "19- 21/05" (no date), and the real date starts inside it."""
+    pos = 0
+    while (m := pattern.search(text, pos)) is not None:
+        yield m
+        pos = m.start() + 1
+
+
 def find_dates(text: str, *, day_first: bool = True) -> list[FoundDate]:
     """Every date printed in `text`, in order. Numeric d/m order follows `day_first` when ambiguous."""
     found: list[FoundDate] = []
@@ -239,7 +249,7 @@ def find_dates(text: str, *, day_first: bool = True) -> list[FoundDate]:
     if len(folded) != len(text):
         folded = text
     for kind, pattern in DATE_PATTERNS:
-        for m in pattern.finditer(folded):
+        for m in _matches(pattern, folded):
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue
             value, ambiguous = None, False

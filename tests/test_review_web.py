@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from ledgerlens.pipeline.books.audit import audit_trail
 from ledgerlens.pipeline.books.store import Store
-from ledgerlens.pipeline.chain import process_file
+from ledgerlens.pipeline.chain import Context, process_file
 from ledgerlens.pipeline.check.validate import validate
-from ledgerlens.pipeline.config import Config
+from ledgerlens.pipeline.config import Config, PipelineOptions
 from ledgerlens.pipeline.doctypes.schemas import load_schemas
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.intake.workspace import Workspace, init_workspace
@@ -42,13 +42,19 @@ def _synthetic(ws: Workspace, n: int, data: dict[str, Any], source_path: str) ->
     )  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def strict() -> Any:
+    """A context that sends fields read with less than 0.7 confidence to review: the sample's date."""
+    return Context.create(Config(pipeline=PipelineOptions(review_confidence=0.7)))
+
+
 @pytest.fixture
-def books(tmp_path: Path, samples: Path, context: Any) -> dict[str, Any]:
+def books(tmp_path: Path, samples: Path, strict: Any) -> dict[str, Any]:
     """A workspace with a processed sample (invoice_es.pdf: needs review, a low-confidence date),
     an invoice whose total does not add up, one whose vendor is markup, one whose file lies outside."""
     ws = init_workspace(tmp_path / "books")
     shutil.copy(samples / "invoice_es.pdf", ws.done / "invoice_es.pdf")
-    result = process_file(ws.done / "invoice_es.pdf", context)
+    result = process_file(ws.done / "invoice_es.pdf", strict)
     result.source_path = "done/invoice_es.pdf"
     assert result.status is Status.NEEDS_REVIEW and {i.severity for i in result.issues} == {"warning"}
     (ws.done / "inv 9.pdf").write_bytes(b"%PDF-1.4 the scanned invoice")

@@ -17,6 +17,7 @@ COMMANDS = (
     "export",
     "review",
     "reconcile",
+    "vendors",
     "show",
     "evaluate",
     "record",

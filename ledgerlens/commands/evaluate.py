@@ -20,6 +20,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         out=Path(args.report) if args.report else None,
         workers=args.workers,
         console=console(),
+        split=Path(args.split) if args.split else None,
+        read_cache=Path(args.read_cache) if args.read_cache else None,
+        learn=args.learn,
     )
     return 0 if report.documents else 1
 
@@ -30,5 +33,16 @@ def register(sub: Any) -> None:
     s.add_argument("--report", help="folder for report.json, report.md, predictions.jsonl, misses.csv")
     s.add_argument("--config", help="a ledgerlens.toml to evaluate with (engine, OCR settings)")
     s.add_argument("--workers", type=int, help="parallel worker processes (default: one per core)")
+    s.add_argument("--split", help="a dev split (benchmarks/dev_split.json): report its tune and check parts apart")
+    s.add_argument(
+        "--read-cache",
+        metavar="DIR",
+        help="keep and reuse the read stages' output (words per file sha256 + settings) in DIR, e.g. build/read-cache",
+    )
+    s.add_argument(
+        "--learn",
+        action="store_true",
+        help="documents in file-name order; after scoring each, teach the vendor memory its ground truth",
+    )
     add_engine_args(s)
     s.set_defaults(func=cmd_eval)

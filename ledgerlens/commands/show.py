@@ -50,6 +50,12 @@ def cmd_show(args: argparse.Namespace) -> int:
             name, shown[:80], f"{conf:.2f}" if conf is not None else "", str(ev.get("page") or ""), ev.get("source", "")
         )
     con.print(table)
+    memory = r.provenance.get("vendor_memory")
+    if memory:
+        con.print(
+            f"Vendor memory: {memory.get('vendor')} ({memory.get('corrections')} correction(s)) gave "
+            f"{', '.join(memory.get('fields', [])) or 'no field'}; the rest came from the general finder"
+        )
     for name in ("line_items", "transactions"):
         if r.data.get(name):
             _print_rows(con, name, r.data[name])

@@ -12,7 +12,8 @@ For each document changed: its data, issues (validation redone, accepted finding
 confidence (1.0 for what a person typed) and status are updated; every change is written to
 the audit trail with who and when; and the document is kept as a labelled example under
 `examples/`: a copy of its file plus `<file>.json` with the corrected fields, the layout
-`ledgerlens eval` reads.
+`ledgerlens eval` reads; and the workspace's vendor memory learns from it where this vendor
+prints each field (teach.py), so that the vendor's next document is read right.
 
 A reviewer may also approve a document as a whole (the review screen's Approve): see
 `apply_corrections`. Saves are checked against the document's version, so two reviewers of one
@@ -35,8 +36,11 @@ from ledgerlens.pipeline.books.audit import AuditRow, ensure_tables
 from ledgerlens.pipeline.books.bank_rules import learn_from_corrections
 from ledgerlens.pipeline.books.duplicates import CODE as DUPLICATE
 from ledgerlens.pipeline.books.store import DocumentRow, Store, StoredDocument
+from ledgerlens.pipeline.books.teach import teach_document
+from ledgerlens.pipeline.books.vendors import StoreVendorMemory, workspace_key
 from ledgerlens.pipeline.check.parse import parse_output
 from ledgerlens.pipeline.check.validate import validate
+from ledgerlens.pipeline.config import CONFIG_NAME, PipelineOptions, load_config
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
 from ledgerlens.pipeline.types import Issue, Severity, Status, status_of
 from sqlalchemy import select, update
@@ -51,7 +55,7 @@ class Correction:
     row: int  # the workbook row, for messages
     doc_id: int
     field: str | None
-    value: str | None  # None: accept the extracted value
+    value: str | list[Any] | None  # None: accept the extracted value; a list: a whole table (line items)
     status: str
 
 
@@ -75,6 +79,8 @@ class ImportReport:
     approved: list[int] = field(default_factory=list)
     refused: list[tuple[int, str]] = field(default_factory=list)  # approvals refused, and why
     conflicts: list[Conflict] = field(default_factory=list)
+    taught: list[str] = field(default_factory=list)  # vendors the memory learned from these documents
+    not_taught: list[tuple[int, str]] = field(default_factory=list)  # (document, why the memory learned nothing)
 
 
 def _set(data: dict[str, Any], path: str, value: Any) -> bool:
@@ -123,8 +129,11 @@ def apply_corrections(
     now: datetime | None = None,
     approve: Collection[int] = (),
     versions: Mapping[int, int] | None = None,
+    teach: bool = True,
+    read_options: PipelineOptions | None = None,
 ) -> ImportReport:
-    """Every review surface's way into the store (the workbook's import, the review screen).
+    """Every review surface's way into the store (the workbook's import, the review screen,
+    `review correct`).
 
     `approve`: ids of documents a person approves as a whole, with or without corrections: their
     remaining warnings (low confidence, missing fields) are taken as seen, each field's confidence
@@ -132,9 +141,12 @@ def apply_corrections(
     while an error (a failed check) remains on a field that was not corrected or accepted.
     `versions`: the version of each document the reviewer started from; a document whose version
     moved on since (another reviewer, processing again) is not touched and comes back as a conflict.
+    `teach` (the default): each changed or approved document also teaches the workspace's vendor
+    memory (its file is read again with `read_options`, by default the workspace's own settings).
     """
     now = now or datetime.now(UTC)
     report = ImportReport()
+    memory = StoreVendorMemory(store, workspace_key(workspace_root)) if teach else None
     by_doc: dict[int, list[Correction]] = {doc_id: [] for doc_id in approve}
     for c in corrections:
         by_doc.setdefault(c.doc_id, []).append(c)
@@ -176,6 +188,9 @@ def apply_corrections(
         example = keep_example(store.get(str(doc_id)), workspace_root, user, now)
         if example is not None:
             report.examples.append(example)
+        if memory is not None:
+            opts = read_options or _workspace_reading(workspace_root)
+            _teach(memory, store, doc_id, schema, opts, workspace_root, report)
     return report
 
 
@@ -221,6 +236,30 @@ def revise(
             rev.confidence = dict.fromkeys(rev.data, 1.0)
             rev.audit.append(("status", "approved", str(r.status), str(Status.OK), 0))
     return rev
+
+
+def _workspace_reading(root: Path) -> PipelineOptions:
+    config = root / CONFIG_NAME
+    return load_config(config if config.is_file() else None).pipeline
+
+
+def _teach(
+    memory: StoreVendorMemory,
+    store: Store,
+    doc_id: int,
+    schema: DocumentSchema,
+    opts: PipelineOptions,
+    root: Path,
+    report: ImportReport,
+) -> None:
+    stored = store.get(str(doc_id))
+    if stored is None:
+        return
+    profile, why = teach_document(memory, stored, schema, opts, root)
+    if profile is not None:
+        report.taught.append(profile.name)
+    elif why:
+        report.not_taught.append((doc_id, why))
 
 
 def _touched(issue: Issue, data: dict[str, Any], accepted: set[str], r: Any) -> bool:

@@ -38,6 +38,8 @@ from ledgerlens.pipeline.check.validate import confidence_issues, validate
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema, load_schemas
 from ledgerlens.pipeline.engines import Engine, create_engine
+from ledgerlens.pipeline.engines.memory import HINT_KEY as MEMORY_HINT
+from ledgerlens.pipeline.engines.memory import NEGATIVE_HINT, VendorMemory
 from ledgerlens.pipeline.errors import DocumentError
 from ledgerlens.pipeline.read import second as ocr_second
 from ledgerlens.pipeline.read.classify import classify
@@ -65,15 +67,23 @@ def direct(stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any
 
 @dataclass
 class Context:
-    """What every document of a run shares: configuration, schemas, the loaded engine."""
+    """What every document of a run shares: configuration, schemas, the loaded engine, and the
+    workspace's vendor memory when there is one (built by the caller: it lives in the store)."""
 
     config: Config
     schemas: dict[str, DocumentSchema]
     engine: Engine
     scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+    memory: VendorMemory | None = None
 
     @classmethod
-    def create(cls, config: Config, schemas_dir: Path | None = None, scratch: Path | None = None) -> Context:
+    def create(
+        cls,
+        config: Config,
+        schemas_dir: Path | None = None,
+        scratch: Path | None = None,
+        memory: VendorMemory | None = None,
+    ) -> Context:
         """The context of a run: the schemas (packaged and the workspace's) and the engine, which
         gets the pipeline's checks of an answer (a model engine re-asks with them)."""
         return cls(
@@ -81,6 +91,7 @@ class Context:
             schemas=load_schemas(schemas_dir),
             engine=create_engine(config, PIPELINE_CHECKS),
             scratch=scratch or Path(tempfile.gettempdir()),
+            memory=memory,
         )
 
     def provenance(self, doc: Document | None, cls: Classification | None = None) -> dict[str, Any]:
@@ -189,6 +200,10 @@ def _extract(
     hints: dict[str, Any] = {"sha256": doc.sha256, "source_name": doc.source_name}
     if cls.subtype:
         hints["subtype"] = cls.subtype
+    if ctx.memory is not None:
+        hints[MEMORY_HINT] = ctx.memory
+    if einvoice is not None and str((einvoice.fields or {}).get("total_amount", "")).startswith("-"):
+        hints[NEGATIVE_HINT] = True  # an invoice whose XML owes money back: its page reads negative too
     out = stage("extract", ctx.engine.extract, doc.pages, cls.doc_type, schema, None, hints)
     data, issues = stage("parse", parse_output, out.data, schema, out.field_evidence)
     if einvoice is not None:  # the embedded XML is the data; the page is checked against it
@@ -216,6 +231,8 @@ def _result(
     prov["engine"] = out.model_info or prov["engine"]  # per document: adapter, attempts, tokens
     prov["schema"] = {"doc_type": cls.doc_type, "version": schema.version}
     prov["fields"] = {k: ev.to_dict() for k, ev in out.field_evidence.items() if k in data}
+    if out.model_info.get(MEMORY_HINT):  # which vendor's memory read which fields (`ledgerlens show`)
+        prov[MEMORY_HINT] = out.model_info[MEMORY_HINT]
     prov["engine_timings"] = {k: round(v, 4) for k, v in out.timings.items()}
     if einvoice is not None:
         prov["einvoice"] = einvoice.describe()

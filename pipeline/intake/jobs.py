@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledgerlens.pipeline.books.store import Store
+from ledgerlens.pipeline.books.vendors import StoreVendorMemory, workspace_key
 from ledgerlens.pipeline.chain import Context, Runner, direct, failed_result, process_file
+from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.errors import DocumentError
 from ledgerlens.pipeline.intake.journal import DUPLICATE, FAILED, QUEUED, IntakeRow, Journal
 from ledgerlens.pipeline.intake.record import finish_duplicate, finish_result
@@ -52,6 +54,11 @@ class Outcome:
     @property
     def page_count(self) -> int:
         return self.pages
+
+
+def worker_context(ws: Workspace, config: Config, store: Store) -> Context:
+    """A worker's pipeline context for a workspace: its schemas, the engine, and its vendor memory."""
+    return Context.create(config, ws.schemas_dir, memory=StoreVendorMemory(store, workspace_key(ws.root)))
 
 
 def run_document(

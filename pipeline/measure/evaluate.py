@@ -3,24 +3,29 @@
 Datasets are folders in the `bench-gt/1` layout (manifest.jsonl + <name>.gt.json), or plain
 folders of `<doc>` + `<doc>.json` pairs (e.g. reviewed corrections). Documents run through the
 same stages as production, without Prefect, in a pool of worker processes.
+
+`--split FILE` (benchmarks/dev_split.json) reports the *tune* and *check* parts apart;
+`--read-cache DIR` reuses the read stages' output (readcache.py); `--learn` runs the documents
+one after another and teaches the vendor memory each one's ground truth once it is scored
+(learning.py).
 """
 
 from __future__ import annotations
 
-import csv
+import dataclasses
+import hashlib
 import json
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.engines import default_workers
 from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.measure.learning import evaluate_learning
 from ledgerlens.pipeline.measure.pool import WorkerPool
-from ledgerlens.pipeline.measure.scoring import FieldScore, score_document
-from ledgerlens.pipeline.types import DocumentResult
+from ledgerlens.pipeline.measure.report import Report, print_report, write_report
 
 META_KEYS = {"doc_type", "document", "schema", "source", "notes"}
 DOC_SUFFIXES = {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
@@ -33,6 +38,7 @@ class Case:
     document: str  # the name reported (the ground truth's document name)
     doc_type: str | None  # expected type, mapped to ours; None when unlabelled
     fields: dict[str, Any]
+    part: str = ""  # "tune" or "check" under a dev split (`--split`), else ""
 
 
 def our_doc_type(label: str | None) -> str | None:
@@ -76,90 +82,69 @@ def load_cases(folder: Path) -> list[Case]:
     return cases
 
 
+def load_split(path: Path) -> dict[str, str]:
+    """sha256 of a document's bytes -> "tune" | "check" (benchmarks/make_dev_split.py)."""
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        return {str(k): str(v) for k, v in body["split"].items()}
+    except (OSError, ValueError, KeyError, AttributeError) as e:
+        raise ConfigError(f"cannot read the split {path}: {e}") from e
+
+
+def with_parts(cases: list[Case], split: dict[str, str]) -> list[Case]:
+    """Each case marked with its part of the split; a document the split does not know is "unsplit"."""
+    out = []
+    for c in cases:
+        sha = hashlib.sha256(c.path.read_bytes()).hexdigest()
+        out.append(dataclasses.replace(c, part=split.get(sha, "unsplit")))
+    return out
+
+
 # ------------------------------------------------------------------ running
 
 
-@dataclass
-class Report:
-    documents: int = 0
-    # (dataset, field) -> [hits, total, similarity sum, similarity count]
-    cells: dict[tuple[str, str], list[float]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0.0, 0]))
-    predictions: list[dict[str, Any]] = field(default_factory=list)
-    misses: list[dict[str, Any]] = field(default_factory=list)
-    timings: list[tuple[float, str, int]] = field(default_factory=list)
-
-    def add(self, case: Case, result: DocumentResult, seconds: float) -> None:
-        self.documents += 1
-        self.timings.append((seconds, f"{case.dataset}/{case.document}", result.page_count))
-        scores: list[FieldScore] = score_document(case.fields, result.data)
-        if case.doc_type:
-            scores.append(FieldScore("doc_type", int(result.doc_type == case.doc_type), 1))
-        for s in scores:
-            cell = self.cells[(case.dataset, s.field)]
-            cell[0] += s.hits
-            cell[1] += s.total
-            if s.similarity is not None:
-                cell[2] += s.similarity
-                cell[3] += 1
-            if not s.exact:
-                got = result.doc_type if s.field == "doc_type" else result.data.get(s.field)
-                expected = case.doc_type if s.field == "doc_type" else case.fields.get(s.field)
-                self.misses.append(
-                    {"dataset": case.dataset, "document": case.document, "field": s.field,
-                     "expected": _cell(expected), "got": _cell(got), "rows": f"{s.hits}/{s.total}"}
-                )  # fmt: skip
-        status = str(result.status)
-        self.predictions.append(
-            {"document": case.document, "doc_type": result.doc_type, "status": status, "fields": result.data}
-        )
-
-    def table(self) -> list[dict[str, Any]]:
-        rows = []
-        for (dataset, name), (hits, total, sim, n_sim) in sorted(self.cells.items()):
-            rows.append(
-                {"dataset": dataset, "field": name, "hits": int(hits), "total": int(total),
-                 "exact": round(hits / total, 4) if total else None,
-                 "similarity": round(sim / n_sim, 4) if n_sim else None}
-            )  # fmt: skip
-        return rows
-
-    def overall(self) -> dict[str, float]:
-        rows = [r for r in self.table() if r["total"]]
-        hits = sum(r["hits"] for r in rows)
-        total = sum(r["total"] for r in rows)
-        return {
-            "micro": round(hits / total, 4) if total else 0.0,
-            "macro": round(sum(r["exact"] for r in rows) / len(rows), 4) if rows else 0.0,
-        }
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)[:500]
-    return "" if value is None else str(value)
-
-
 def evaluate_datasets(
-    folders: list[Path], config: Config, *, out: Path | None = None, workers: int | None = None, console: Any = None
+    folders: list[Path],
+    config: Config,
+    *,
+    out: Path | None = None,
+    workers: int | None = None,
+    console: Any = None,
+    split: Path | None = None,
+    read_cache: Path | None = None,
+    learn: bool = False,
 ) -> Report:
     cases = [c for f in folders for c in load_cases(f)]
-    report = Report()
+    if split is not None:
+        cases = with_parts(cases, load_split(split))
     started = time.perf_counter()
-    progress = _progress(console, len(cases))
-    with progress as bar, WorkerPool(config, min(workers or default_workers(config), len(cases))) as pool:
-        task = bar.add_task("eval", total=len(cases)) if bar else None
-        for case, (_, result, seconds) in zip(cases, pool.map([c.path for c in cases]), strict=True):
-            report.add(case, result, seconds)
-            if bar:
-                bar.update(task, advance=1)
+    if learn:
+        report = evaluate_learning(cases, config, read_cache=read_cache, progress=_progress(console, len(cases)))
+    else:
+        report = _evaluate_parallel(cases, config, workers, read_cache, console)
     wall = time.perf_counter() - started
     if console is not None:
-        _print(report, console, wall)
+        print_report(report, console, wall)
     if out is not None:
         write_report(report, out, wall)
         if console is not None:
             written = "report.md, report.json, fields.png, predictions.jsonl, misses.csv"
             console.print(f"Report written to {out}/ ({written})")
+    return report
+
+
+def _evaluate_parallel(
+    cases: list[Case], config: Config, workers: int | None, read_cache: Path | None, console: Any
+) -> Report:
+    report = Report()
+    progress = _progress(console, len(cases))
+    n = min(workers or default_workers(config), len(cases))
+    with progress as bar, WorkerPool(config, n, read_cache=read_cache) as pool:
+        task = bar.add_task("eval", total=len(cases)) if bar else None
+        for case, (_, result, seconds) in zip(cases, pool.map([c.path for c in cases]), strict=True):
+            report.add(case, result, seconds)
+            if bar:
+                bar.update(task, advance=1)
     return report
 
 
@@ -172,71 +157,3 @@ def _progress(console: Any, total: int) -> Any:
 
     return Progress(TextColumn("[bold]evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                     console=console)  # fmt: skip
-
-
-def _print(report: Report, console: Any, wall: float) -> None:
-    from rich.table import Table
-
-    table = Table(title="Exact match per dataset and field")
-    for col in ("dataset", "field", "correct", "exact", "similarity"):
-        table.add_column(col, justify="left" if col in ("dataset", "field") else "right")
-    for r in report.table():
-        sim = f"{r['similarity']:.3f}" if r["similarity"] is not None else ""
-        table.add_row(r["dataset"], r["field"], f"{r['hits']}/{r['total']}", f"{100 * r['exact']:.1f}%", sim)
-    console.print(table)
-    o = report.overall()
-    console.print(f"Overall: micro {100 * o['micro']:.1f}%, macro {100 * o['macro']:.1f}% "
-                  f"over {report.documents} documents in {wall:.1f} s")  # fmt: skip
-    slow = sorted(report.timings, reverse=True)[:5]
-    console.print("Slowest: " + "; ".join(f"{name} {sec:.2f}s ({pages} p.)" for sec, name, pages in slow))
-
-
-def write_report(report: Report, out: Path, wall: float) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    rows = report.table()
-    summary = {"documents": report.documents, "seconds": round(wall, 2), "overall": report.overall(), "fields": rows,
-               "slowest": [{"document": n, "seconds": round(s, 3), "pages": p}
-                           for s, n, p in sorted(report.timings, reverse=True)[:10]]}  # fmt: skip
-    (out / "report.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    with (out / "predictions.jsonl").open("w", encoding="utf-8") as f:
-        for p in report.predictions:
-            f.write(json.dumps(p, ensure_ascii=False, sort_keys=False) + "\n")
-    with (out / "misses.csv").open("w", encoding="utf-8", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["dataset", "document", "field", "expected", "got", "rows"])
-        w.writeheader()
-        w.writerows(report.misses)
-    lines = ["# ledgerlens evaluation", "", f"{report.documents} documents, {wall:.1f} s.", "",
-             "| dataset | field | correct | exact | similarity |", "|---|---|---|---|---|"]  # fmt: skip
-    for r in rows:
-        sim = f"{r['similarity']:.3f}" if r["similarity"] is not None else ""
-        lines.append(f"| {r['dataset']} | {r['field']} | {r['hits']}/{r['total']} | {100 * r['exact']:.1f}% | {sim} |")
-    o = report.overall()
-    lines += ["", f"Overall: micro {100 * o['micro']:.1f}%, macro {100 * o['macro']:.1f}%.", ""]
-    lines += ["![exact match per field](fields.png)", ""]
-    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
-    write_chart(rows, out / "fields.png")
-
-
-def write_chart(rows: list[dict[str, Any]], path: Path) -> None:
-    """Horizontal bars: exact match per field, one colour per dataset."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, never a window
-    import matplotlib.pyplot as plt
-
-    rows = [r for r in rows if r["total"]]
-    datasets = sorted({r["dataset"] for r in rows})
-    labels = [f"{r['dataset']} · {r['field']}" for r in rows]
-    colours = plt.get_cmap("tab10")
-    fig, ax = plt.subplots(figsize=(9, max(2.5, 0.28 * len(rows) + 1)))
-    ax.barh(range(len(rows)), [100 * r["exact"] for r in rows],
-            color=[colours(datasets.index(r["dataset"]) % 10) for r in rows])  # fmt: skip
-    ax.set_yticks(range(len(rows)), labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("exact match (%)")
-    ax.set_title("ledgerlens eval: exact match per field")
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})  # no version/time stamp: stable bytes
-    plt.close(fig)

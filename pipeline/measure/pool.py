@@ -13,19 +13,23 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from ledgerlens.pipeline.chain import Context, process_file
+from ledgerlens.pipeline.chain import Context, Runner, direct, process_file
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.engines import default_workers
 from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.measure.readcache import ReadCache
 from ledgerlens.pipeline.types import DocumentResult
 
 _ctx: Context | None = None
+_runner: Runner = direct
 _init_error: str | None = None
 
 
-def _init_worker(config: Config) -> None:
-    global _ctx, _init_error
+def _init_worker(config: Config, read_cache: Path | None = None) -> None:
+    global _ctx, _init_error, _runner
     os.environ["OMP_THREAD_LIMIT"] = "1"
+    if read_cache is not None:
+        _runner = ReadCache(read_cache, config.pipeline).runner()
     try:
         _ctx = Context.create(config)
     except ConfigError as e:  # reported by the first document instead of breaking the pool
@@ -41,7 +45,7 @@ def _process(path: Path) -> tuple[DocumentResult, float]:
     if _ctx is None:
         raise ConfigError(_init_error or "the worker did not start")
     start = time.perf_counter()
-    result = process_file(path, _ctx, source_name=path.name)
+    result = process_file(path, _ctx, source_name=path.name, runner=_runner)
     return result, time.perf_counter() - start
 
 
@@ -55,9 +59,10 @@ def _size(path: Path) -> int:
 class WorkerPool:
     """A warmed-up pool: workers have built their contexts before the first document is timed."""
 
-    def __init__(self, config: Config, workers: int | None = None) -> None:
+    def __init__(self, config: Config, workers: int | None = None, *, read_cache: Path | None = None) -> None:
+        """`read_cache`: a folder where the read stages' output is kept and reused (eval only)."""
         self.workers = max(1, workers or default_workers(config))
-        self._pool = ProcessPoolExecutor(self.workers, initializer=_init_worker, initargs=(config,))
+        self._pool = ProcessPoolExecutor(self.workers, initializer=_init_worker, initargs=(config, read_cache))
         started: set[int] = set()
         while len(started) < self.workers:  # a worker answers only once its context is built
             started |= {f.result() for f in [self._pool.submit(_ready) for _ in range(2 * self.workers)]}

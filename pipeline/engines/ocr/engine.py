@@ -12,6 +12,7 @@ from typing import Any
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
 from ledgerlens.pipeline.engines.base import AnswerChecks, ModelGate
+from ledgerlens.pipeline.engines.memory import HINT_KEY, NEGATIVE_HINT
 from ledgerlens.pipeline.engines.ocr.finder import find_fields
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.machine import physical_cores
@@ -76,8 +77,9 @@ class OcrEngine:
         hints: dict[str, Any] | None = None,
     ) -> EngineOutput:
         start = time.perf_counter()
-        subtype = (hints or {}).get("subtype")
-        found = find_fields(pages, schema, subtype)
+        hints = hints or {}
+        negative = bool(hints.get(NEGATIVE_HINT))
+        found = find_fields(pages, schema, hints.get("subtype"), hints.get(HINT_KEY), negative_totals=negative)
         known = set(schema.field_names())
         data = {k: v for k, v in found.data.items() if k in known}
         evidence = {k: v for k, v in found.evidence.items() if k in known}
@@ -85,6 +87,6 @@ class OcrEngine:
             raw_text=json.dumps(data, ensure_ascii=False, sort_keys=True),
             data=data,
             field_evidence=evidence,
-            model_info=self.describe(),
+            model_info={**self.describe(), HINT_KEY: found.memory} if found.memory else self.describe(),
             timings={"find_fields": time.perf_counter() - start},
         )

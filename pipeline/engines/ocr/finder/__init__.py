@@ -10,21 +10,17 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
+from ledgerlens.pipeline.engines.memory import VendorMemory
 from ledgerlens.pipeline.engines.ocr.finder import header, parties
-from ledgerlens.pipeline.engines.ocr.finder.amounts import (
-    AMOUNT_FIELDS,
-    Totals,
-    amount_candidates,
-    payment_candidates,
-    rounding_adjustment,
-    solve_totals,
-    tax_breakdown,
-)
+from ledgerlens.pipeline.engines.ocr.finder.amounts import AMOUNT_FIELDS, amount_candidates, tax_breakdown
 from ledgerlens.pipeline.engines.ocr.finder.found import Found, guess_decimal_sep
 from ledgerlens.pipeline.engines.ocr.finder.generic import find_by_labels
 from ledgerlens.pipeline.engines.ocr.finder.lexicon import lexicon_for
+from ledgerlens.pipeline.engines.ocr.finder.memory import Lesson, judge_places, learn_vendor, vendor_clues
+from ledgerlens.pipeline.engines.ocr.finder.recall import name_printed, recall_fields
 from ledgerlens.pipeline.engines.ocr.finder.statements import (
     holder_candidates,
     is_card_statement,
@@ -32,14 +28,27 @@ from ledgerlens.pipeline.engines.ocr.finder.statements import (
     statement_transactions,
 )
 from ledgerlens.pipeline.engines.ocr.finder.tables import line_items, receipt_items
+from ledgerlens.pipeline.engines.ocr.finder.totals import document_totals
 from ledgerlens.pipeline.engines.ocr.finder.view import Candidate, DocView
 from ledgerlens.pipeline.normalize import format_amount
 from ledgerlens.pipeline.types import FieldEvidence, Page
 
 
-def find_fields(pages: list[Page], schema: DocumentSchema, subtype: str | None = None) -> Found:
+def find_fields(
+    pages: list[Page],
+    schema: DocumentSchema,
+    subtype: str | None = None,
+    memory: VendorMemory | None = None,
+    *,
+    negative_totals: bool = False,
+) -> Found:
     """The fields of `schema`'s type on these pages, read the way its card says (`finder`): a
-    packaged type's own finder, or the generic label -> value finder driven by the card."""
+    packaged type's own finder, or the generic label -> value finder driven by the card.
+
+    With a vendor `memory`, a document whose vendor the memory knows is read the way that
+    vendor's corrected documents were first; the general finder fills whatever it cannot place.
+    Totals are never negative unless the document is a credit note, or `negative_totals` says its
+    totals are known to be (its e-invoice XML)."""
     view = DocView(pages, lexicon_for(schema.labels))
     found = Found()
     if not view.rows:
@@ -48,17 +57,45 @@ def find_fields(pages: list[Page], schema: DocumentSchema, subtype: str | None =
     if finder == "statement":
         _statement(view, found)
     elif finder in ("invoice", "receipt"):
-        _invoice_or_receipt(view, found, finder, subtype)
+        _invoice_or_receipt(view, found, finder, subtype, negative_totals)
     else:
         find_by_labels(view, found, schema, subtype)
+    if memory is not None:
+        _recall(view, found, schema, memory)
     return found
+
+
+def _recall(view: DocView, found: Found, schema: DocumentSchema, memory: VendorMemory) -> None:
+    profile = memory.recall(schema.doc_type, vendor_clues(view, found.data))
+    if profile is None:
+        return
+    named = found.evidence.get("vendor_name")
+    if named is not None and named.confidence >= 0.75 and not name_printed(view, profile.name):
+        return  # the ids point at a vendor whose name this page does not print, and it names another
+    fields = recall_fields(view, profile, found, schema)
+    found.memory = {"vendor": profile.name, "vendor_id": profile.vendor_id, "corrections": profile.corrections,
+                    "fields": sorted(fields)}  # fmt: skip
+
+
+def learn_from_pages(
+    pages: list[Page], data: dict[str, Any], schema: DocumentSchema, memory: VendorMemory | None = None
+) -> Lesson | None:
+    """What a corrected document teaches the vendor memory (None: nothing tells its vendor). With
+    the `memory`, the places it already knows for this vendor are checked against the corrected
+    values: a place that now points at another value is marked as a miss."""
+    view = DocView(pages, lexicon_for(schema.labels))
+    lesson = learn_vendor(view, data, schema) if view.rows else None
+    known = memory.recall(schema.doc_type, lesson.clues) if lesson is not None and memory is not None else None
+    if lesson is not None and known is not None:
+        lesson.missed, lesson.judged = judge_places(view, known, data, schema), known.vendor_id
+    return lesson
 
 
 def _best(cands: list[Candidate]) -> Candidate | None:
     return max(cands, key=lambda c: c.score) if cands else None
 
 
-def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str | None) -> None:
+def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str | None, negative: bool) -> None:
     day_first = header.guess_day_first(view)
     dec = guess_decimal_sep(view)
     number_field = "invoice_number" if doc_type == "invoice" else "receipt_number"
@@ -103,13 +140,11 @@ def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str
         if bic:
             found.put(view, "bic", bic.value, bic, bic.score)
 
-    cands = {f: amount_candidates(view, f, dec) for f in AMOUNT_FIELDS}
-    labelled = bool(cands["total_amount"] or cands["amount_due"])
-    payments = payment_candidates(view, dec, labelled)
-    paid = next((c.value for c in payments if c.source.startswith("paid")), None)
-    cands["total_amount"] = sorted([*cands["total_amount"], *payments], key=lambda c: -c.score)
-    totals = solve_totals(cands, paid)
-    _round_to_paid(totals, paid, rounding_adjustment(view, dec))
+    items = line_items(view, dec) or (receipt_items(view, dec) if doc_type == "receipt" else [])
+    totals, _ = document_totals(view, dec, items, credit=subtype == "credit_note" or negative)
+    if totals.credit and doc_type == "invoice" and subtype != "credit_note" and not negative:
+        found.data["document_subtype"] = "credit_note"  # it prints its totals negative
+        found.evidence["document_subtype"] = FieldEvidence(0.7, source="negative totals")
     amount_fields = AMOUNT_FIELDS if doc_type == "invoice" else ("total_amount", "net_amount", "tax_amount")
     for name in amount_fields:
         cand = totals.chosen.get(name)
@@ -126,7 +161,6 @@ def _invoice_or_receipt(view: DocView, found: Found, doc_type: str, subtype: str
         found.data["currency"] = cur[0]
         found.evidence["currency"] = FieldEvidence(cur[1], source=f"currency:{cur[2]}")
 
-    items = line_items(view, dec) or (receipt_items(view, dec) if doc_type == "receipt" else [])
     _tax_breakdown(view, found, dec, items)
     if items:
         found.data["line_items"] = [it.data for it in items]
@@ -149,23 +183,15 @@ def _tax_breakdown(view: DocView, found: Found, dec: str | None, items: list) ->
                 basis = sum((Decimal(d["amount"]) for d in at_rate), Decimal(0))
             elif len(entries) == 1 and "net_amount" in found.data:
                 basis = Decimal(found.data["net_amount"])
-        row = {"rate": f"{rate:.2f}", "tax_amount": format_amount(tax)}
+        row = {"rate": format_amount(rate), "tax_amount": format_amount(tax)}  # 8.625 stays 8.625
         if basis is not None:
             row["basis_amount"] = format_amount(basis)
         rows.append(row)
     found.data["tax_breakdown"] = rows
     found.evidence["tax_breakdown"] = FieldEvidence(0.7, source="tax rows")
-
-
-def _round_to_paid(totals: Totals, paid: Decimal | None, rounding: Decimal | None) -> None:
-    """Cash rounding (to 0.05): the receipt's total before rounding, the amount paid after it."""
-    total = totals.chosen.get("total_amount")
-    if total is None or paid is None or rounding is None:
-        return
-    gap = abs(paid - total.value)
-    if Decimal(0) < gap <= Decimal("0.05"):
-        rounded = Candidate("total_amount", paid, total.score, total.row, total.words, "paid after rounding")
-        totals.chosen["total_amount"] = rounded
+    if len(rows) == 1:  # one rate for the whole document: its VAT rate
+        found.data["vat_rate"] = rows[0]["rate"]
+        found.evidence["vat_rate"] = FieldEvidence(0.7, source="tax rows")
 
 
 def _parties(view: DocView, found: Found, doc_type: str) -> None:
@@ -184,6 +210,8 @@ def _parties(view: DocView, found: Found, doc_type: str) -> None:
         top = parties.top_party(view, None)
         if top.name and (vendor.name is None or top.name.row.index < vendor.name.row.index):
             vendor = top
+    if vendor.name:
+        vendor.name = parties.complete_name(view, vendor.name)
     for role, party in (("vendor", vendor), ("buyer", buyer)):
         if party.name:
             found.put(view, f"{role}_name", party.name.value, party.name, party.name.score)

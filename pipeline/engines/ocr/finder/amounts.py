@@ -128,6 +128,7 @@ class Totals:
     chosen: dict[str, Candidate]
     consistent: bool  # net + tax = total held for the chosen amounts
     derived: dict[str, Decimal]  # the third of net/tax/total computed from the other two
+    credit: bool = False  # read as a credit note: its totals may be negative
 
 
 def _close(a: Decimal, b: Decimal) -> bool:

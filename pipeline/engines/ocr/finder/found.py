@@ -18,6 +18,7 @@ from ledgerlens.pipeline.types import FieldEvidence
 class Found:
     data: dict[str, Any] = field(default_factory=dict)
     evidence: dict[str, FieldEvidence] = field(default_factory=dict)
+    memory: dict[str, Any] | None = None  # the vendor memory used: vendor, and the fields it gave
 
     def put(self, view: DocView, name: str, value: Any, cand: Candidate | None, confidence: float) -> None:
         if value is None or value == "":

@@ -86,8 +86,11 @@ def dated(view: DocView, field: str, *, day_first: bool) -> list[Candidate]:
             c.source += " (repaired)"
     for c in cands:
         label = c.source.split(":")[1]
-        if label in ("date", "datum", "fecha", "data", "dt") and c.row is c.extra.get("label_row"):
-            # "DATE : 15/05/2018": a plain date label with a date right after it is plain evidence.
+        label_row = c.extra.get("label_row")
+        under_heading = label_row is not None and c.row.index == label_row.index + 1 and view.is_header_row(label_row)
+        if label in ("date", "datum", "fecha", "data", "dt") and (c.row is label_row or under_heading):
+            # "DATE : 15/05/2018", or "Date" heading a row of headings with the values under them:
+            # a plain date label with a date right by it is plain evidence.
             c.score = min(1.0, c.score * 1.6)
         elif label in ("vom", "von", "du", "del", "of", "dated") and any(
             "invoice_number" in h.fields for h in view.labels[id(c.row)]

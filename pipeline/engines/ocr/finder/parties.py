@@ -43,6 +43,7 @@ _TITLE_WORDS = {
     "invoice", "tax invoice", "receipt", "official receipt", "cash bill", "rechnung", "factura", "facture",
     "factuur", "credit note", "gutschrift", "avoir", "statement", "quittung", "bon", "ticket",
     "simplified tax invoice", "cash receipt", "bill", "order", "delivery note", "original", "copy",
+    "adjustment note", "debit note", "delivery order", "sales order", "invoice receipt",
 }  # fmt: skip
 
 
@@ -55,7 +56,7 @@ class Party:
 # A company registration number printed with the name: "(123456-X)", "JM0292487-D", "(LLP0007299-LGN)".
 _REG = (
     r"(?:(?:(?:co(?:mpany)?\.?\s*)?(?:reg(?:istration)?\.?\s*)?(?:no\.?\s*)?:?\s*)?"
-    r"[A-Z]{0,4}\d[\d ]{2,12}\s?-\s?[A-Z0-9]{1,3}"
+    r"[A-Z]{0,4}\d[\d ]{2,12}(?:\s?-\s?[A-Z0-9]{1,3}|\s[A-Z]\b)"  # "123456-X", also read as "123456 X"
     r"|(?:co|reg)\.?\s*no\.?\s*[:.]?\s*\d{4,12}\s?-?\s?[A-Z]"  # "Co.no.639240 H"
     r"|(?:s?br|roc|company|co)\s*no\.?\s*[:.(]?\s*\d{4,12}\s?-?\s?[A-Z]?\)?)"  # "SBR No.: 0195932-X"
 )
@@ -67,7 +68,11 @@ _PHONE_LINE = re.compile(r"^[\s(+]*\d[\d\s()./+-]{6,}\d[\s)]*$")
 _DATE_TIME_LINE = re.compile(
     r"^\s*\d{1,2}[\s./-]+(?:\d{1,2}|[A-Za-z]{3,9})[\s./-]+\d{2,4}(?:\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?)?\s*$"
 )
-_OCR_LEGAL = [(re.compile(r"\bS[O0]N\.?\s?BH[DO0]\b\.?"), "SDN BHD"), (re.compile(r"\bSDN\.?\s?BH[O0]\b"), "SDN BHD")]
+_OCR_LEGAL = [
+    (re.compile(r"\bS[O0]N\.?\s?BH[DO0]\b\.?"), "SDN BHD"),
+    (re.compile(r"\bSDN\.?\s?BH[O0]\b"), "SDN BHD"),
+    (re.compile(r"(?<=[A-Z]{2} )[5S]/[B8](?![\w/])"), "S/B"),  # Sendirian Berhad, its S or B read as 5 or 8
+]
 
 
 def clean_name(text: str) -> str:
@@ -81,9 +86,31 @@ def clean_name(text: str) -> str:
     return text
 
 
+# Words of a document's title ("Kopie factuur", "Duplicate tax invoice"): a line of only these names nobody.
+_TITLE_TOKENS = frozenset(w for t in _TITLE_WORDS for w in t.split()) | {
+    "kopie",
+    "copie",
+    "copia",
+    "duplicate",
+    "duplicado",
+    "proforma",
+    "pro",
+    "forma",
+    "reprint",
+    "customer",
+}
+
+
 def _is_title(text: str) -> bool:
     t = fold(text).strip(" :.-*#")
-    return t in _TITLE_WORDS or len(t) < 2
+    if t in _TITLE_WORDS or len(t) < 2:
+        return True
+    tokens = re.findall(r"[a-z]+", t)
+    return bool(tokens) and all(w in _TITLE_TOKENS for w in tokens) and len(tokens) <= 4
+
+
+# "Owned by" / "Operated by" / "A division of": the company named after it owns the shop named above.
+_OWNER = re.compile(r"\b(?:owned|operated|managed|franchised)\s+by\b|\ba\s+(?:division|member|subsidiary)\s+of\b", re.I)
 
 
 def canonical_address(lines: list[str]) -> str:
@@ -134,10 +161,11 @@ def block_below(view: DocView, row: Row, anchor: Segment, *, max_lines: int = 6)
 
 
 def _aligned_segment(row: Row, anchor: Segment, tol: float) -> Segment | None:
+    """The segment lined up with the anchor: left edges, centres, or right edges (a block set flush right)."""
     centre = (anchor.x0 + anchor.x1) / 2
     best, best_d = None, tol
     for seg in row.segments:
-        d = min(abs(seg.x0 - anchor.x0), abs((seg.x0 + seg.x1) / 2 - centre))
+        d = min(abs(seg.x0 - anchor.x0), abs((seg.x0 + seg.x1) / 2 - centre), abs(seg.x1 - anchor.x1))
         if d <= best_d:
             best, best_d = seg, d
     return best
@@ -300,6 +328,9 @@ def legal_form_party(view: DocView, exclude: tuple[float, float, float, float] |
                 continue
             if sum(c.isdigit() for c in clean_name(seg.text)) > 4:
                 continue
+            before = view.rows_of(0)[r.index - 1].text if r.index else ""
+            if _OWNER.search(before) or _OWNER.search(r.text[: r.text.find(seg.text)]):
+                continue  # the owner of the shop, not the shop the receipt is from
             rows = [(r, seg), *block_below(view, r, seg)]
             party = party_from_block(view, "vendor", rows, "legal form")
             if party.name:
@@ -359,6 +390,8 @@ def _name_score(
         return None  # "EUR" above a price column is not a shop
     if _CONTACT.search(text) or (exclude and _inside(seg, exclude)):
         return None
+    if rank > 0 and _OWNER.search(rows[rank - 1].text):
+        return None  # "Owned by: SANYU SUPPLY SDN BHD" under the shop's own name
     if _looks_like_address(text) and rank > 0:
         return None
     if rank > 0 and LEGAL_FORMS.fullmatch(clean_name(text).strip(" .")):
@@ -385,3 +418,24 @@ def _inside(seg: Segment, box: tuple[float, float, float, float]) -> bool:
     cx = (seg.x0 + seg.x1) / 2
     cy = (seg.bbox[1] + seg.bbox[3]) / 2
     return x0 <= cx <= x1 and y0 <= cy <= y1
+
+
+def complete_name(view: DocView, cand: Candidate) -> Candidate:
+    """A name broken over two lines inside its brackets ("AIK HUAT HARDWARE ENTERPRISE (SETIA" /
+    "ALAM) SDN BHD"): the line that closes or opens the bracket is taken in."""
+    text = str(cand.value)
+    opened = text.count("(") - text.count(")")
+    if opened == 0 or cand.row is None:
+        return cand
+    rows = view.rows_of(cand.row.page)
+    unit = view.unit(cand.row.page)
+    i = cand.row.index
+    other = rows[i - 1] if opened < 0 and i > 0 else rows[i + 1] if opened > 0 and i + 1 < len(rows) else None
+    if other is None or min(abs(other.y0 - cand.row.y1), abs(cand.row.y0 - other.y1)) > 1.2 * unit:
+        return cand
+    piece = clean_name(other.text)
+    if (piece.count("(") - piece.count(")")) * opened >= 0:
+        return cand  # that line does not close (or open) the bracket
+    joined = f"{piece} {text}" if opened < 0 else f"{text} {piece}"
+    words = [*other.words, *cand.words] if opened < 0 else [*cand.words, *other.words]
+    return Candidate(cand.field, clean_name(joined), cand.score, cand.row, words, cand.source)

@@ -8,6 +8,7 @@ start. A row without an amount continues the description above it (wrapped text)
 from __future__ import annotations
 
 import re
+import statistics
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -48,14 +49,26 @@ COLUMN_WORDS: list[tuple[str, tuple[str, ...]]] = [
 ]  # fmt: skip
 # Where an invoice table ends. A "Subtotal" inside the table (per section) does not end it.
 _STOP_LABELS = {"total_amount", "tax_amount", "amount_due", "tax_summary", "line_total_amount"}
+# Labels of lines that carry an amount which is not an item's (totals, tax, payments, rounding).
+_MONEY_LABELS = frozenset(
+    {*_STOP_LABELS, "net_amount", "prepaid_amount", "payment_cash", "payment_change", "ignore", "discount"}
+)
+
+
+@cache
+def _column_patterns() -> list[tuple[str, re.Pattern[str]]]:
+    """One compiled pattern per column class (the heading words as whole words), built once."""
+    return [
+        (cls, re.compile("|".join(r"(?<![a-z])" + re.escape(w.strip()) + r"(?![a-z])" for w in words)))
+        for cls, words in COLUMN_WORDS
+    ]
 
 
 def _classify(text: str) -> str | None:
     t = " " + fold(text).strip(" :") + " "
-    for cls, words in COLUMN_WORDS:
-        for w in words:
-            if re.search(r"(?<![a-z])" + re.escape(w.strip()) + r"(?![a-z])", t):
-                return cls
+    for cls, pattern in _column_patterns():
+        if pattern.search(t):
+            return cls
     return None
 
 
@@ -149,64 +162,103 @@ def _quantity(words: list[Word]) -> tuple[Decimal | None, str | None]:
     return qty, (" ".join(unit) or None)
 
 
+def _gap_limit(pitches: list[float], unit: float) -> float:
+    """How far below the last row a table may go on: a few times its row pitch. A wider gap
+    ends it (notes, the page footer); so does a new page without the table's heading."""
+    if not pitches:
+        return 6.0 * unit
+    return max(3.0 * statistics.median(pitches), 4.0 * unit)
+
+
 def line_items(view: DocView, decimal_sep: str | None) -> list[Item]:
     items: list[Item] = []
     cols: list[Column] | None = None
     for page_idx, lay in enumerate(view.layouts):
         unit = lay.unit
+        last_y: float | None = None
+        pitches: list[float] = []
         for row in lay.rows:
             header = table_header(row)
-            if header:
+            if header:  # (a heading repeated on each page opens the table there again)
                 # On an invoice a "Credit"/"Debit" column is the line amount (credit notes).
                 cols = [Column("amount", c.x0, c.x1) if c.cls in ("credit", "debit") else c for c in header]
+                last_y, pitches = row.y1, []
                 continue
-            if cols is None:
+            if cols is None or id(row) in view.furniture:
+                continue  # running headers and footers cut through tables that cross pages
+            if last_y is not None and row.y0 - last_y > _gap_limit(pitches, unit):
+                cols = None
                 continue
             if _is_stop(view, row):
                 cols = None
                 continue
-            if row.text.lstrip().startswith(("--", "==", "**")) or any(
-                "net_amount" in h.fields for h in view.labels[id(row)]
-            ):
-                continue  # "--- Food Products ---", "Subtotal $ 112.00": structure, not items
-            parts = _assign(row.words, cols, unit)
-            amount_words = parts.get("amount") or []
-            amt = money_in(amount_words, decimal_sep=decimal_sep) if amount_words else None
-            desc_words = parts.get("description", [])
-            if amt is None:
-                if items and desc_words and items[-1].page == page_idx:
-                    items[-1].data["description"] += "\n" + " ".join(w.text for w in desc_words)
+            if last_y is not None:
+                pitches.append(row.y0 - last_y)
+            last_y = row.y1
+            item = _table_row(view, row, cols, unit, decimal_sep)
+            if isinstance(item, list):  # a row without an amount: the description above goes on
+                if items and item and items[-1].page == page_idx:
+                    items[-1].data["description"] += "\n" + " ".join(w.text for w in item)
                 continue
-            if not desc_words:
-                continue
-            data: dict[str, Any] = {"description": " ".join(w.text for w in desc_words)}
-            qty, qty_unit = _quantity(parts.get("quantity", []))
-            price = money_in(parts.get("unit_price", []), decimal_sep=decimal_sep)
-            if qty is not None:
-                data["quantity"] = format_quantity(qty)
-            unit_words = parts.get("unit")
-            if unit_words:
-                data["unit"] = " ".join(w.text for w in unit_words)[:80]
-            elif qty_unit:
-                data["unit"] = qty_unit[:80]
-            if price is not None:
-                data["unit_price"] = format_amount(price.amount.value)
-            rate = percent_in(" ".join(w.text for w in parts.get("tax", [])))
-            if rate is not None:
-                data["tax_rate"] = f"{rate:.2f}"
-            data["amount"] = format_amount(amt.amount.value)
-            conf = read_confidence(row.words)
-            if qty is not None and price is not None:
-                agrees = abs(qty * price.amount.value - amt.amount.value) <= Decimal("0.01") * max(Decimal(1), qty)
-                conf *= 1.0 if agrees else 0.7
-            items.append(Item(data, 0.8 * conf, page_idx))
+            if item is not None:
+                items.append(Item(item[0], item[1], page_idx))
     return items
+
+
+def _table_row(
+    view: DocView, row: Row, cols: list[Column], unit: float, decimal_sep: str | None
+) -> tuple[dict[str, Any], float] | list[Word] | None:
+    """One row under a table heading: (item data, confidence), or the description words of a
+    row without an amount (wrapped text), or None for a row that is no item."""
+    if row.text.lstrip().startswith(("--", "==", "**")) or any("net_amount" in h.fields for h in view.labels[id(row)]):
+        return None  # "--- Food Products ---", "Subtotal $ 112.00": structure, not items
+    parts = _assign(row.words, cols, unit)
+    amount_words = parts.get("amount") or []
+    amt = money_in(amount_words, decimal_sep=decimal_sep) if amount_words else None
+    if amt is not None and decimal_sep is not None and not amt.has_decimals:
+        amt = None  # where amounts have decimals, a bare number (a document number) is no line amount
+    desc_words = parts.get("description", [])
+    if amt is None:
+        return desc_words
+    if not desc_words:
+        return None
+    data: dict[str, Any] = {"description": " ".join(w.text for w in desc_words)}
+    qty, qty_unit = _quantity(parts.get("quantity", []))
+    price = money_in(parts.get("unit_price", []), decimal_sep=decimal_sep)
+    if qty is not None:
+        data["quantity"] = format_quantity(qty)
+    unit_words = parts.get("unit")
+    if unit_words:
+        data["unit"] = " ".join(w.text for w in unit_words)[:80]
+    elif qty_unit:
+        data["unit"] = qty_unit[:80]
+    if price is not None:
+        data["unit_price"] = format_amount(price.amount.value)
+    rate = percent_in(" ".join(w.text for w in parts.get("tax", [])))
+    if rate is not None:
+        data["tax_rate"] = format_amount(rate)
+    data["amount"] = format_amount(amt.amount.value)
+    conf = read_confidence(row.words)
+    if qty is not None and price is not None:
+        agrees = abs(qty * price.amount.value - amt.amount.value) <= Decimal("0.01") * max(Decimal(1), qty)
+        conf *= 1.0 if agrees else 0.7
+    return data, 0.8 * conf
 
 
 # ------------------------------------------------------------------ receipts
 
 _QTY_LINE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:[xX×*@]|pcs?\b|stk\b)\s*(?:@\s*)?(.*)$")
 _LEADING_QTY = re.compile(r"^(\d{1,3})\s*[xX×]?\s+(?=\D)")
+
+
+def _prices(item: Item, qty_line: re.Match[str], price: Any) -> bool:
+    """Does "2 @ 5.64" price this item (2 × 5.64 = its amount)? If so, it gets quantity and unit price."""
+    qty = Decimal(qty_line.group(1).replace(",", "."))
+    if "quantity" in item.data or qty * price.amount.value != Decimal(item.data["amount"]):
+        return False
+    item.data["quantity"] = format_quantity(qty)
+    item.data["unit_price"] = format_amount(price.amount.value)
+    return True
 
 
 def receipt_items(view: DocView, decimal_sep: str | None) -> list[Item]:
@@ -227,6 +279,10 @@ def receipt_items(view: DocView, decimal_sep: str | None) -> list[Item]:
                 return items if items else []
             found = [a for a in amounts_in(row.words, decimal_sep=decimal_sep) if a.has_decimals]
             qty_line = _QTY_LINE.match(row.text)
+            # Weak labels inside a description ("#8" in "WOOD SCREWS #8", "of" in "Pot of Tea") are words.
+            labels = [h for h in labels if any(lb.strong for lb in h.labels) or h.fields & _MONEY_LABELS]
+            if qty_line and not pending and items and len(found) == 1 and _prices(items[-1], qty_line, found[0]):
+                continue  # "2 @ 5.64" under the line it prices: quantity × unit price = its amount
             if qty_line and (pending or (items and not found)):
                 qty = Decimal(qty_line.group(1).replace(",", "."))
                 prices = [a.amount.value for a in found]

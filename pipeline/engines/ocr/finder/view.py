@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -67,6 +68,17 @@ class DocView:
     @cached_property
     def rows(self) -> list[Row]:
         return [r for lay in self.layouts for r in lay.rows]
+
+    @cached_property
+    def furniture(self) -> frozenset[int]:
+        """id() of the rows printed on several pages alike: running headers and footers (the
+        sender's bank details, "Page 1 of 2"), never part of the document's content."""
+        if len(self.layouts) < 2:
+            return frozenset()
+        pages_of: dict[str, set[int]] = {}
+        for r in self.rows:
+            pages_of.setdefault(_furniture_key(r), set()).add(r.page)
+        return frozenset(id(r) for r in self.rows if len(pages_of[_furniture_key(r)]) >= 2)
 
     @cached_property
     def labels(self) -> dict[int, list[LabelHit]]:
@@ -168,6 +180,11 @@ class DocView:
                 words = [w for w in r.words if left <= (w.x0 + w.x1) / 2 <= right]
                 return Region(words, r, 0.9, "column total") if words else None
         return None
+
+
+def _furniture_key(row: Row) -> str:
+    # Page numbers change from page to page: "Seite 1 von 2" and "Seite 2 von 2" are one footer.
+    return re.sub(r"\d+", "9", fold(row.text))
 
 
 TOTAL_ROW_WORDS = frozenset({"total", "totals", "summe", "gesamt", "totaal", "totale", "somme", "suma", "sum"})
