@@ -19,6 +19,7 @@ COMMANDS = (
     "show",
     "evaluate",
     "bench",
+    "train",
     "models",
     "doctor",
 )

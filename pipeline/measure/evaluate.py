@@ -44,7 +44,8 @@ def our_doc_type(label: str | None) -> str | None:
     return label
 
 
-def _gt_fields(gt: dict[str, Any]) -> dict[str, Any]:
+def label_fields(gt: dict[str, Any]) -> dict[str, Any]:
+    """The labelled fields of a ground-truth or example file (normalised values where given)."""
     if "fields" in gt:
         return {**gt["fields"], **gt.get("fields_normalized", {})}
     return {k: v for k, v in gt.items() if k not in META_KEYS}
@@ -63,13 +64,13 @@ def load_cases(folder: Path) -> list[Case]:
             gt_path = folder / m.get("gt", Path(m["document"]).stem + ".gt.json")
             gt = json.loads(gt_path.read_text(encoding="utf-8"))
             path = folder / m.get("input", gt.get("document_without_embedded_xml") or m["document"])
-            cases.append(Case(folder.name, path, m["document"], our_doc_type(gt.get("doc_type")), _gt_fields(gt)))
+            cases.append(Case(folder.name, path, m["document"], our_doc_type(gt.get("doc_type")), label_fields(gt)))
         return cases
     for doc in sorted(p for p in folder.iterdir() if p.suffix.lower() in DOC_SUFFIXES):
         for label in (doc.with_name(doc.name + ".json"), doc.with_suffix(".json")):
             if label.exists():
                 gt = json.loads(label.read_text(encoding="utf-8"))
-                cases.append(Case(folder.name, doc, doc.name, our_doc_type(gt.get("doc_type")), _gt_fields(gt)))
+                cases.append(Case(folder.name, doc, doc.name, our_doc_type(gt.get("doc_type")), label_fields(gt)))
                 break
     if not cases:
         raise ConfigError(f"{folder} has no manifest.jsonl and no <document> + <document>.json pairs")
@@ -131,6 +132,37 @@ class Report:
             "micro": round(hits / total, 4) if total else 0.0,
             "macro": round(sum(r["exact"] for r in rows) / len(rows), 4) if rows else 0.0,
         }
+
+
+def compare(without: Report, with_: Report) -> list[dict[str, Any]]:
+    """Exact match per dataset and field of two runs over the same documents (e.g. without and with
+    a LoRA adapter), with the change; the overall micro score last."""
+    base = {(r["dataset"], r["field"]): r for r in without.table()}
+    rows = []
+    for r in with_.table():
+        b = base.get((r["dataset"], r["field"]), {"hits": 0, "exact": None})
+        change = r["exact"] - b["exact"] if r["exact"] is not None and b["exact"] is not None else None
+        rows.append({"dataset": r["dataset"], "field": r["field"], "total": r["total"], "without": b["exact"],
+                     "with": r["exact"], "change": round(change, 4) if change is not None else None})  # fmt: skip
+    o, n = without.overall()["micro"], with_.overall()["micro"]
+    rows.append({"dataset": "all", "field": "overall (micro)", "total": None, "without": o, "with": n,
+                 "change": round(n - o, 4)})  # fmt: skip
+    return rows
+
+
+def print_comparison(rows: list[dict[str, Any]], console: Any) -> None:
+    from rich.table import Table
+
+    def pct(v: float | None) -> str:
+        return "" if v is None else f"{100 * v:.1f}%"
+
+    table = Table(title="Exact match without and with the adapter")
+    for col in ("dataset", "field", "without", "with", "change"):
+        table.add_column(col, justify="left" if col in ("dataset", "field") else "right")
+    for r in rows:
+        change = "" if r["change"] is None else f"{100 * r['change']:+.1f}"
+        table.add_row(r["dataset"], r["field"], pct(r["without"]), pct(r["with"]), change)
+    console.print(table)
 
 
 def _cell(value: Any) -> str:
