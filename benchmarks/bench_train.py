@@ -100,21 +100,22 @@ def tiny(steps: int, work: Path) -> dict[str, Any]:
     }
 
 
-def full_model(qlora: bool, work: Path, max_pixels: int) -> tuple[Any, Any]:
-    """The 2B architecture with random weights: (LoadedModel, processor)."""
+def full_model(qlora: bool, work: Path, max_pixels: int, small: bool) -> tuple[Any, Any]:
+    """The 2B architecture with random weights (`small`: the tests' tiny one): (LoadedModel, processor)."""
     import torch
     from bench_vlm import build_model, synthetic_tokenizer
     from ledgerlens.pipeline.engines.transformers.loading import LoadedModel, load
     from ledgerlens.pipeline.engines.transformers.options import TransformersOptions
     from ledgerlens.pipeline.engines.transformers.processors import image_only_class
     from ledgerlens.pipeline.engines.transformers.registry import resolve_model
+    from transformers import AutoModelForImageTextToText
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-    from vlm_models import CHAT_TEMPLATE
+    from vlm_models import CHAT_TEMPLATE, build_config, build_tokenizer
 
-    tok = synthetic_tokenizer()
+    tok = build_tokenizer() if small else synthetic_tokenizer()
     improc = Qwen2VLImageProcessorPil(size={"shortest_edge": 56 * 56, "longest_edge": max_pixels})
     processor = image_only_class("qwen2_vl")(image_processor=improc, tokenizer=tok, chat_template=CHAT_TEMPLATE)
-    model = build_model(tok)
+    model = AutoModelForImageTextToText.from_config(build_config("qwen2_vl", tok)) if small else build_model(tok)
     if not qlora:
         return LoadedModel(model, processor, "cpu", "float32", "none", 0.0), processor
     folder = work / "qwen2-vl-2b-random"
@@ -126,7 +127,7 @@ def full_model(qlora: bool, work: Path, max_pixels: int) -> tuple[Any, Any]:
     return loaded, loaded.processor
 
 
-def full(steps: int, qlora: bool, max_pixels: int, work: Path) -> dict[str, Any]:
+def full(steps: int, qlora: bool, max_pixels: int, work: Path, small: bool = False) -> dict[str, Any]:
     import dataclasses
 
     import torch
@@ -143,7 +144,7 @@ def full(steps: int, qlora: bool, max_pixels: int, work: Path) -> dict[str, Any]
     from transformers.trainer_callback import PrinterCallback
 
     started = time.perf_counter()
-    loaded, processor = full_model(qlora, work, max_pixels)
+    loaded, processor = full_model(qlora, work, max_pixels, small)
     built = time.perf_counter() - started
     schema = load_schemas()["invoice"]
     conversation = start(load_prompt("extract-v1"), "qwen2_vl", schema, 1)
@@ -163,7 +164,9 @@ def full(steps: int, qlora: bool, max_pixels: int, work: Path) -> dict[str, Any]
     trainer.train()
     measured = timer.times[1:] or timer.times
     row: dict[str, Any] = {
-        "model": "Qwen2-VL-2B-Instruct architecture, random weights",
+        "model": "tiny (--small: a check of the script)"
+        if small
+        else "Qwen2-VL-2B-Instruct architecture, random weights",
         "qlora": qlora,
         "device": loaded.device,
         "dtype": loaded.dtype,
@@ -187,6 +190,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=0, help="default: 20 (tiny), 2 (full)")
     parser.add_argument("--qlora", action="store_true", help="full: 4-bit base via bitsandbytes (CUDA)")
     parser.add_argument("--max-pixels", type=int, default=512 * 28 * 28)
+    parser.add_argument("--small", action="store_true", help="full: the tests' tiny architecture (checks the script)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads on CPU (default: physical cores)")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench-train.json")
     args = parser.parse_args()
@@ -199,12 +203,12 @@ def main() -> int:
         if args.what == "tiny":
             row = tiny(args.steps or 20, Path(tmp))
         else:
-            row = full(args.steps or 2, args.qlora, args.max_pixels, Path(tmp))
+            row = full(args.steps or 2, args.qlora, args.max_pixels, Path(tmp), args.small)
     row["threads"] = torch.get_num_threads()
     row["load_average"] = os.getloadavg()
     print(json.dumps(row, indent=2))
     report = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    report[args.what + ("-qlora" if args.qlora else "")] = row
+    report[args.what + ("-qlora" if args.qlora else "") + ("-small" if args.small else "")] = row
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"report: {args.out}")

@@ -54,7 +54,7 @@ max_new_tokens = 96
 max_reasks = 0
 threads = 2
 """
-FIT = ["--epochs", "30", "--lr", "0.004", "--grad-accum", "1", "--validation-split", "0", "--force"]
+FIT = ["--epochs", "40", "--lr", "0.004", "--grad-accum", "1", "--validation-split", "0", "--force"]
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ def _config(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ledgerlens.pipeline.doctypes.schemas import load_schemas
-    from ledgerlens.pipeline.train.record import register_adapter
+    from ledgerlens.pipeline.train.record import check_register_key, register_adapter
     from ledgerlens.pipeline.train.request import TrainRequest
     from ledgerlens.pipeline.train.run import train
 
@@ -51,6 +51,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         force=args.force,
     )
     schemas = load_schemas(ws.schemas_dir if ws else None)
+    if args.register:
+        check_register_key(args.register, sorted(schemas))  # before training, not after
     con = console()
     outcome = train(request, config, schemas, say=con.print)
     if not outcome.complete:

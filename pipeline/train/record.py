@@ -73,14 +73,19 @@ def write_record(out: Path, record: dict[str, Any]) -> Path:
     return path
 
 
-def register_adapter(config_path: Path, key: str, folder: Path, doc_types: list[str]) -> None:
-    """`[engine.adapters] key = folder` in the workspace configuration, comments kept. `key` is a
-    document type (`invoice`) or `vendor:NAME`; the file is written only if it still reads."""
-    import tomlkit
-
+def check_register_key(key: str, doc_types: list[str]) -> None:
+    """A key of `[engine.adapters]`: a document type (`invoice`) or `vendor:NAME` (checked before training)."""
     if not key.startswith(VENDOR) and key not in doc_types:
         raise ConfigError(f"--register {key!r}: name a document type ({', '.join(doc_types)}) or vendor:NAME")
-    AdapterRules.parse("", {key: str(folder)})  # the same checks as when the configuration is read
+    AdapterRules.parse("", {key: "adapter"})  # the same checks as when the configuration is read
+
+
+def register_adapter(config_path: Path, key: str, folder: Path, doc_types: list[str]) -> None:
+    """`[engine.adapters] key = folder` in the workspace configuration, comments kept; the file is
+    written only if the configuration still reads."""
+    import tomlkit
+
+    check_register_key(key, doc_types)
     text = config_path.read_text(encoding="utf-8")
     document = tomlkit.parse(text)
     engine = document.setdefault("engine", tomlkit.table())

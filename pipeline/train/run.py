@@ -30,7 +30,7 @@ from ledgerlens.pipeline.engines.transformers.adapters import ADAPTER_FILES, Ada
 from ledgerlens.pipeline.engines.transformers.engine import TransformersEngine, image_factor
 from ledgerlens.pipeline.engines.transformers.loading import load, load_processor, pick_device
 from ledgerlens.pipeline.engines.transformers.options import TransformersOptions
-from ledgerlens.pipeline.engines.transformers.registry import ResolvedModel
+from ledgerlens.pipeline.engines.transformers.registry import ResolvedModel, require_weights
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.train.callbacks import Progress, Say, StopOnCtrlC
 from ledgerlens.pipeline.train.data import Collator, SampleDataset
@@ -90,6 +90,7 @@ def prepare(request: TrainRequest, config: Config, schemas: dict[str, DocumentSc
     checkpoint = _check_out(out, request.resume)
     engine = dataclasses.replace(config.engine, name="transformers", adapter="", adapters={})
     resolved, options, prompt, _, revision = TransformersEngine.settings(dataclasses.replace(config, engine=engine))
+    require_weights(resolved)
     options = dataclasses.replace(options, constrained=True)  # validation reads as the engine does
     if request.qlora and not pick_device(options.device).startswith("cuda"):
         raise ConfigError("--qlora loads the base model in 4 bits with bitsandbytes, which needs a CUDA GPU; "

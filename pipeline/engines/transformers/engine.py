@@ -27,7 +27,7 @@ from ledgerlens.pipeline.engines.transformers.generate import Generator
 from ledgerlens.pipeline.engines.transformers.loading import LoadedModel, load, require_extra
 from ledgerlens.pipeline.engines.transformers.options import TransformersOptions
 from ledgerlens.pipeline.engines.transformers.quantize import quantize_dynamic_int8
-from ledgerlens.pipeline.engines.transformers.registry import ResolvedModel, require_weights, resolve_model
+from ledgerlens.pipeline.engines.transformers.registry import ResolvedModel, resolve_model
 from ledgerlens.pipeline.machine import has_nvidia_gpu, hostname
 from ledgerlens.pipeline.types import EngineOutput, Page
 
@@ -136,7 +136,6 @@ class TransformersEngine:
         require_extra()
         options = TransformersOptions.parse(spec.options)
         resolved = resolve_model(spec.model, spec.revision)
-        require_weights(resolved)
         version = spec.prompt_version or (resolved.entry.prompt if resolved.entry else DEFAULT_PROMPT)
         rules = AdapterRules.parse(spec.adapter, spec.adapters)
         for folder in rules.folders():
