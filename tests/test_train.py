@@ -54,7 +54,7 @@ max_new_tokens = 96
 max_reasks = 0
 threads = 2
 """
-FIT = ["--epochs", "40", "--lr", "0.004", "--grad-accum", "1", "--validation-split", "0", "--force"]
+FIT = ["--epochs", "40", "--lr", "0.004", "--dropout", "0", "--grad-accum", "1", "--validation-split", "0", "--force"]
 
 
 @pytest.fixture(scope="module")
@@ -134,12 +134,19 @@ def test_training_halves_the_loss_and_records_what_the_adapter_was_made_from(tra
 @pytest.mark.slow
 def test_the_engine_reads_the_trained_documents_as_labelled(trained, base, examples, tmp_path) -> None:
     """`eval --adapter` runs the normal pipeline (read, classify, transformers engine with
-    constrained decoding, parse, validate); --compare-adapter reads without it first."""
+    constrained decoding, parse, validate); --compare-adapter reads without it first. In its own
+    process, as a user runs it (eval's worker pool forks; this test process has trained with torch)."""
+    import subprocess
+    import sys
+
     config = tmp_path / "eval.toml"
     config.write_text(TOML, encoding="utf-8")
     report = tmp_path / "report"
     args = ["eval", str(examples), "--engine", "transformers", "--model", str(base), "--config", str(config)]
-    assert main([*args, "--adapter", str(trained), "--compare-adapter", "--report", str(report), "--workers", "1"]) == 0
+    args += ["--adapter", str(trained), "--compare-adapter", "--report", str(report), "--workers", "1"]
+    run = subprocess.run([sys.executable, "-m", "ledgerlens.cli", *args], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Exact match without and with the adapter" in run.stdout
     expected = labels(examples)
     read = {json.loads(line)["document"]: json.loads(line) for line in (report / "with" / "predictions.jsonl").open()}
     exact = [name for name, fields in expected.items() if read[name]["fields"] == fields]

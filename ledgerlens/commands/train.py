@@ -41,6 +41,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         lr=args.lr,
         rank=args.rank,
         alpha=args.alpha,
+        dropout=args.dropout,
         target_modules=tuple(m.strip() for m in args.target_modules.split(",") if m.strip()),
         train_vision=args.train_vision,
         qlora=args.qlora,
@@ -93,6 +94,7 @@ def register(sub: Any) -> None:
     s.add_argument("--lr", type=float, default=2e-4, help="learning rate")
     s.add_argument("--rank", type=int, default=16, help="LoRA rank")
     s.add_argument("--alpha", type=int, default=32, help="LoRA alpha")
+    s.add_argument("--dropout", type=float, default=0.05, help="LoRA dropout")
     s.add_argument("--target-modules", default=",".join(LM_TARGETS), help="language-model layers LoRA adapts")
     s.add_argument("--train-vision", action="store_true", help="adapt the vision tower too (frozen by default)")
     s.add_argument("--qlora", action="store_true", help="4-bit base model via bitsandbytes (CUDA)")

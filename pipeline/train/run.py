@@ -222,6 +222,8 @@ def _trainer_run(request: TrainRequest, run: Prepared, model: Any, loaded: Any, 
     say(f"training on {len(run.train_set)} document(s): {total} step(s) of {request.grad_accum} document(s), "
         f"{loaded.device} {loaded.dtype}")  # fmt: skip
     stop = StopOnCtrlC(say)
+    if keep is not None:
+        keep.stop = stop
     trainer = Trainer(
         model=model,
         args=training_arguments(request, loaded, total, run.out / CHECKPOINTS),

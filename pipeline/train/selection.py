@@ -15,7 +15,7 @@ from typing import Any
 
 from ledgerlens.pipeline.check.parse import parse_output
 from ledgerlens.pipeline.measure.scoring import score_document
-from ledgerlens.pipeline.train.callbacks import Hooks, Say
+from ledgerlens.pipeline.train.callbacks import Hooks, Say, StopOnCtrlC
 from ledgerlens.pipeline.train.samples import Sample
 
 SELECTION = "selection.json"  # in each checkpoint folder
@@ -65,6 +65,7 @@ class KeepBest(Hooks):
         self.before = before
         self.epochs: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
+        self.stop: StopOnCtrlC | None = None  # set by the run: an epoch cut short by Ctrl-C is not scored
 
     def restore(self, checkpoint: Path) -> None:
         saved = json.loads((checkpoint / SELECTION).read_text(encoding="utf-8"))
@@ -74,6 +75,8 @@ class KeepBest(Hooks):
         return {"before": self.before, "epochs": self.epochs, "best": self.best}
 
     def on_epoch_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+        if self.stop is not None and self.stop.requested and not float(state.epoch or 0).is_integer():
+            return  # stopped mid-epoch: the resumed run scores this epoch once it is whole
         score = self.validator.score(model)
         entry = {"epoch": round(state.epoch or 0, 2), "step": state.global_step, **score}
         self.epochs.append(entry)
