@@ -389,3 +389,22 @@ def test_the_training_sample_is_the_reading_input_followed_by_the_answer(family,
     assert batch["pixel_values"].shape[0] == 2 * sample["pixel_values"].shape[0]
     pad = sample["input_ids"].shape[1] - shorter["input_ids"].shape[1]
     assert (batch["labels"][1, -pad:] == IGNORE_INDEX).all() and not batch["attention_mask"][1, -pad:].any()
+
+
+def test_lora_adapts_the_language_model_and_the_vision_blocks_only_when_asked() -> None:
+    from ledgerlens.pipeline.train.lora import target_pattern
+    from ledgerlens.pipeline.train.request import TrainRequest
+
+    names = ["model.language_model.layers.0.self_attn.q_proj", "model.language_model.layers.1.mlp.down_proj",
+             "model.visual.blocks.0.attn.qkv", "model.visual.blocks.1.mlp.fc2", "model.visual.patch_embed.proj",
+             "model.visual.merger.mlp.0", "lm_head"]  # fmt: skip
+
+    def adapted(**request: Any) -> list[str]:
+        pattern = target_pattern(TrainRequest(examples=(Path("."),), out=Path("out"), **request))
+        return [n for n in names if re.fullmatch(pattern, n)]
+
+    assert adapted() == names[:2]
+    assert adapted(train_vision=True) == names[:4]
+    assert adapted(target_modules=("v_proj",)) == []
+    with pytest.raises(ConfigError, match=r"--target-modules"):
+        TrainRequest(examples=(Path("."),), out=Path("out"), target_modules=("q_proj|.*",))

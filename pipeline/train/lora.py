@@ -27,7 +27,8 @@ def target_pattern(request: TrainRequest) -> str:
     language = rf"(?!(?:.*\.)?{VISION_TOWERS}\.).*\.(?:{'|'.join(map(re.escape, request.target_modules))})"
     if not request.train_vision:
         return language
-    vision = rf"(?:.*\.)?{VISION_TOWERS}\..*\.(?:{'|'.join(VISION_TARGETS)})"
+    # the tower's blocks only: not its patch embedding (a convolution) nor the merger into the LM
+    vision = rf"(?:.*\.)?{VISION_TOWERS}\.(?:.*\.)?(?:blocks|layers)\.\d+\..*\.(?:{'|'.join(VISION_TARGETS)})"
     return f"(?:{language})|(?:{vision})"
 
 
