@@ -10,7 +10,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 DEMO := build/demo
 
-.PHONY: install apt apt-test venv demo test test-fast lint recordings ui eval eval-dev eval-dev-learn bench bench-statements bench-vlm bench-scale bench-review bench-memory clean
+.PHONY: install apt apt-test venv demo test test-fast lint recordings ui eval eval-dev eval-dev-learn bench bench-statements bench-vlm bench-train bench-scale bench-review bench-memory clean
 
 install: apt venv
 
@@ -135,6 +135,12 @@ bench-statements: install
 # s/page and tokens/s, fp32 vs int8, constrained vs unconstrained decoding. Takes several minutes.
 bench-vlm: install
 	$(PY) benchmarks/bench_vlm.py --out build/bench-vlm.json
+
+# LoRA training on CPU: steps/s and peak memory of `ledgerlens train` on the tiny test model, then one
+# LoRA step of the full-size Qwen2-VL-2B architecture (random weights, no download). Several minutes.
+bench-train: install
+	$(PY) benchmarks/bench_train.py tiny --out build/bench-train.json
+	$(PY) benchmarks/bench_train.py full --out build/bench-train.json
 
 # Documents/min with 1 and 2 workers (processes, then a Dask LocalCluster) on the default engine,
 # and the openai engine against the test model server at 1/4/16 concurrent requests. A few minutes.

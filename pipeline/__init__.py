@@ -1,6 +1,6 @@
 """The ledgerlens pipeline: one folder per stage of the chain, imports only from earlier stages.
 
-    read -> engines (extract) -> check -> chain -> books -> export -> intake -> measure
+    read -> engines (extract) -> check -> chain -> books -> export -> intake -> measure -> train
 
 - base modules at this level (`types`, `errors`, `config`, `machine`, `normalize`, `money`,
   `doctypes/`) are shared by every stage and import no stage;
@@ -13,7 +13,8 @@
 - `books/` keeps results (the store, the audit trail, review corrections, duplicates);
 - `export/` writes the books out (one registry of formats);
 - `intake/` is the workspace: folders, claims, the journal, one document to done/ or failed/;
-- `measure/` scores and times the chain (eval, bench).
+- `measure/` scores and times the chain (eval, bench);
+- `train/` fine-tunes a model engine's LoRA adapter on reviewed examples (`ledgerlens train`).
 
 `tests/test_imports.py` builds the import graph and holds every module to this order.
 """

@@ -14,7 +14,8 @@ def test_pipeline_runs_without_prefect_or_heavy_extras() -> None:
     proc = _run(
         "import sys\n"
         "import ledgerlens.pipeline.chain, ledgerlens.pipeline.measure.evaluate, ledgerlens.pipeline.export.xlsx\n"
-        "bad = [m for m in ('prefect', 'torch', 'transformers') if m in sys.modules]\n"
+        "import ledgerlens.pipeline.train.run, ledgerlens.commands.train\n"
+        "bad = [m for m in ('prefect', 'torch', 'transformers', 'peft', 'tomlkit') if m in sys.modules]\n"
         "print(bad)\n"
     )
     assert proc.returncode == 0, proc.stderr

@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ledgerlens.pipeline.export",),
     ("ledgerlens.pipeline.intake",),
     ("ledgerlens.pipeline.measure",),
+    ("ledgerlens.pipeline.train",),
     ("ledgerlens.flows",),
     ("ledgerlens.commands", "ledgerlens.cli", "ledgerlens.web"),
 ]

@@ -86,8 +86,13 @@ def build_config(family: str, tok):
     return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **common)
 
 
-def build_tiny_model(family: str, folder: Path, *, max_pixels: int = 448 * 448) -> Path:
-    """Save a tiny random `family` model (qwen2_vl or qwen2_5_vl) with its processor into `folder`."""
+def build_tiny_model(family: str, folder: Path, *, max_pixels: int = 448 * 448, head_scale: float = 1.0) -> Path:
+    """Save a tiny random `family` model (qwen2_vl or qwen2_5_vl) with its processor into `folder`.
+
+    `head_scale` multiplies the output head's random weights. Initialised small, with the hidden state
+    held to unit scale by the final norm, the head's logits stay within about +-1: no token can get
+    a probability above ~1 % whatever a LoRA below it learns. Training tests scale it (25) to a trained
+    head's range so that a tiny model can learn its examples by heart."""
     import torch
     from ledgerlens.pipeline.engines.transformers.processors import image_only_class
     from transformers import AutoModelForImageTextToText
@@ -99,6 +104,9 @@ def build_tiny_model(family: str, folder: Path, *, max_pixels: int = 448 * 448) 
     processor = image_only_class(family)(image_processor=improc, tokenizer=tok, chat_template=CHAT_TEMPLATE)
     config = build_config(family, tok)
     model = AutoModelForImageTextToText.from_config(config)
+    if head_scale != 1.0:
+        with torch.no_grad():
+            model.lm_head.weight.mul_(head_scale)
     model.generation_config.eos_token_id = config.text_config.eos_token_id
     model.generation_config.pad_token_id = config.text_config.pad_token_id
     model.save_pretrained(folder)

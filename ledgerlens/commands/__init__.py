@@ -22,6 +22,7 @@ COMMANDS = (
     "evaluate",
     "record",
     "bench",
+    "train",
     "models",
     "doctor",
 )

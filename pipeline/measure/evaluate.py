@@ -50,7 +50,8 @@ def our_doc_type(label: str | None) -> str | None:
     return label
 
 
-def _gt_fields(gt: dict[str, Any]) -> dict[str, Any]:
+def label_fields(gt: dict[str, Any]) -> dict[str, Any]:
+    """The labelled fields of a ground-truth or example file (normalised values where given)."""
     if "fields" in gt:
         return {**gt["fields"], **gt.get("fields_normalized", {})}
     return {k: v for k, v in gt.items() if k not in META_KEYS}
@@ -69,13 +70,13 @@ def load_cases(folder: Path) -> list[Case]:
             gt_path = folder / m.get("gt", Path(m["document"]).stem + ".gt.json")
             gt = json.loads(gt_path.read_text(encoding="utf-8"))
             path = folder / m.get("input", gt.get("document_without_embedded_xml") or m["document"])
-            cases.append(Case(folder.name, path, m["document"], our_doc_type(gt.get("doc_type")), _gt_fields(gt)))
+            cases.append(Case(folder.name, path, m["document"], our_doc_type(gt.get("doc_type")), label_fields(gt)))
         return cases
     for doc in sorted(p for p in folder.iterdir() if p.suffix.lower() in DOC_SUFFIXES):
         for label in (doc.with_name(doc.name + ".json"), doc.with_suffix(".json")):
             if label.exists():
                 gt = json.loads(label.read_text(encoding="utf-8"))
-                cases.append(Case(folder.name, doc, doc.name, our_doc_type(gt.get("doc_type")), _gt_fields(gt)))
+                cases.append(Case(folder.name, doc, doc.name, our_doc_type(gt.get("doc_type")), label_fields(gt)))
                 break
     if not cases:
         raise ConfigError(f"{folder} has no manifest.jsonl and no <document> + <document>.json pairs")

@@ -233,3 +233,34 @@ def write_chart(rows: list[dict[str, Any]], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})  # no version/time stamp: stable bytes
     plt.close(fig)
+
+
+def compare(without: Report, with_: Report) -> list[dict[str, Any]]:
+    """Exact match per dataset and field of two runs over the same documents (e.g. without and with
+    a LoRA adapter), with the change; the overall micro score last."""
+    base = {(r["dataset"], r["field"]): r for r in without.table()}
+    rows = []
+    for r in with_.table():
+        b = base.get((r["dataset"], r["field"]), {"exact": None})
+        change = r["exact"] - b["exact"] if r["exact"] is not None and b["exact"] is not None else None
+        rows.append({"dataset": r["dataset"], "field": r["field"], "total": r["total"], "without": b["exact"],
+                     "with": r["exact"], "change": round(change, 4) if change is not None else None})  # fmt: skip
+    o, n = without.overall()["micro"], with_.overall()["micro"]
+    rows.append({"dataset": "all", "field": "overall (micro)", "total": None, "without": o, "with": n,
+                 "change": round(n - o, 4)})  # fmt: skip
+    return rows
+
+
+def print_comparison(rows: list[dict[str, Any]], console: Any) -> None:
+    from rich.table import Table
+
+    def pct(v: float | None) -> str:
+        return "" if v is None else f"{100 * v:.1f}%"
+
+    table = Table(title="Exact match without and with the adapter")
+    for col in ("dataset", "field", "without", "with", "change"):
+        table.add_column(col, justify="left" if col in ("dataset", "field") else "right")
+    for r in rows:
+        change = "" if r["change"] is None else f"{100 * r['change']:+.1f}"
+        table.add_row(r["dataset"], r["field"], pct(r["without"]), pct(r["with"]), change)
+    console.print(table)

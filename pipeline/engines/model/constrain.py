@@ -59,6 +59,24 @@ def model_schema(bundled: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def canonical_answer(data: dict[str, Any], schema: dict[str, Any]) -> str:
+    """The answer the grammar would have a model write for `data` (already in the parse stage's
+    canonical form: decimal strings, ISO dates): keys in schema order, no whitespace between tokens
+    (the grammar's whitespace is not flexible), text unescaped but for the allowed escapes.
+    A training target: what the model learns to write is what it is later held to."""
+    return json.dumps(_schema_order(data, schema), ensure_ascii=False, separators=(",", ":"))
+
+
+def _schema_order(value: Any, node: dict[str, Any]) -> Any:
+    if isinstance(value, dict):
+        props = node.get("properties", {})
+        order = [k for k in props if k in value] + [k for k in value if k not in props]
+        return {k: _schema_order(value[k], props.get(k, {})) for k in order}
+    if isinstance(value, list):
+        return [_schema_order(v, node.get("items", {})) for v in value]
+    return value
+
+
 class JsonGrammar:
     """One tokenizer's grammar compiler; grammars cached per schema."""
 
@@ -88,6 +106,14 @@ class JsonGrammar:
                 raise ConfigError(f"the document schema cannot be compiled to a grammar: {messages[0]}")
             self._grammars[key] = grammar
         return self._grammars[key]
+
+    def accepts(self, schema: dict[str, Any], token_ids: list[int]) -> bool:
+        """True when these tokens (a training target, without its end-of-turn token) are a whole
+        answer the grammar allows, token by token: the model may end right after them."""
+        import llguidance
+
+        matcher = llguidance.LLMatcher(self.lltok, self.grammar(schema), log_level=0)
+        return matcher.consume_tokens(token_ids) and matcher.is_accepting() and not matcher.is_error()
 
     def processor(self, schema: dict[str, Any], prompt_len: int, max_new_tokens: int) -> JsonLogitsProcessor:
         return JsonLogitsProcessor(self, self.grammar(schema), prompt_len, max_new_tokens)

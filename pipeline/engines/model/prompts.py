@@ -117,6 +117,10 @@ class Conversation:
     messages: list[dict[str, Any]]
     n_images: int
 
+    def answered(self, answer: str) -> list[dict[str, Any]]:
+        """The messages followed by the assistant's `answer` (a training example's whole turn)."""
+        return [*self.messages, {"role": "assistant", "content": self._content(answer)}]
+
     def add_reask(self, answer: str, text: str) -> None:
         self.messages.append({"role": "assistant", "content": self._content(answer)})
         self.messages.append({"role": "user", "content": self._content(text)})

@@ -4,22 +4,29 @@ An adapter is a folder written by PEFT's `save_pretrained` (adapter_config.json 
 adapter_model.safetensors). The engine's configuration names a default adapter and adapters per
 document type (`invoice`) or vendor (`vendor:Acme GmbH`, matched in the page text). Switching is
 `set_adapter`: the base weights are never reloaded. The adapter's content hash goes into provenance.
+
+An adapter trained by `ledgerlens train` carries `training.json` with the fingerprint of its base
+model's weights: attaching it to another base model (another size, another fine-tune, another
+family) is a ConfigError naming both, not a quietly wrong extraction.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledgerlens.pipeline.engines.transformers.registry import weights_fingerprint
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.normalize import fold
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
 VENDOR = "vendor:"
+TRAINING_RECORD = "training.json"  # written by `ledgerlens train` beside the adapter
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,25 @@ def check_folder(path: Path) -> Path:
             "adapter_model.safetensors (as PEFT's save_pretrained writes them); see models/adapters/README.md"
         )
     return path
+
+
+def check_base(adapter: Path, base_path: Path, fingerprint: str) -> None:
+    """An adapter whose training record names other base weights than `base_path`'s is refused."""
+    record = adapter / TRAINING_RECORD
+    if not record.is_file():
+        return  # an adapter made elsewhere: PEFT's own shape checks are all there is
+    try:
+        base = json.loads(record.read_text(encoding="utf-8"))["base_model"]
+        expected = str(base["weights_fingerprint"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"LoRA adapter {adapter}: {TRAINING_RECORD} is unreadable ({e})") from e
+    if expected != fingerprint:
+        raise ConfigError(
+            f"LoRA adapter {adapter} was trained on base model {base.get('name')!r} ({base.get('path')}, weights "
+            f"{expected[:12]}), but this engine loads {base_path} (weights {fingerprint[:12]}): an adapter only "
+            "fits the base model it was trained on. Use that model (--model), or train an adapter for this one "
+            "(`ledgerlens train`)."
+        )
 
 
 @dataclass(frozen=True)
@@ -88,11 +114,14 @@ class AdapterRules:
 class AdapterSet:
     """Every configured adapter attached to one PeftModel; `activate` switches between them."""
 
-    def __init__(self, base_model: Any, folders: list[str]) -> None:
+    def __init__(self, base_model: Any, folders: list[str], base_path: Path | None = None) -> None:
         self.model = base_model
         self.adapters: dict[str, Adapter] = {}
+        fingerprint = weights_fingerprint(base_path) if base_path is not None and any(folders) else ""
         for i, folder in enumerate(f for f in folders if f):
             path = check_folder(Path(folder))
+            if base_path is not None:
+                check_base(path, base_path, fingerprint)
             self.adapters[folder] = Adapter(f"a{i}", path, adapter_hash(path))
         if self.adapters:
             self.model = self._attach(base_model)

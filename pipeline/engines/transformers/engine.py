@@ -38,6 +38,26 @@ PROMPT_ALLOWANCE = 1500  # tokens for the instruction, the field list and the ch
 _LOADED: dict[tuple[Any, ...], tuple[LoadedModel, AdapterSet]] = {}
 
 
+def image_factor(processor: Any) -> int:
+    """Page sides are multiples of this (patch size x merge size: 28 for Qwen2/2.5-VL)."""
+    image_processor = processor.image_processor
+    patch = int(getattr(image_processor, "patch_size", 14) or 14)
+    return patch * int(getattr(image_processor, "merge_size", 2) or 2)
+
+
+def plan_conversations(
+    images: list[Any], factor: int, options: TransformersOptions, resolved: ResolvedModel
+) -> list[list[int]]:
+    """All pages in one conversation when they fit the context, else one conversation per page
+    (training learns from the documents that are read in one conversation)."""
+    limit = options.max_context_tokens or (resolved.entry.context_tokens if resolved.entry else 32768)
+    answers = options.max_new_tokens * (1 + options.max_reasks)
+    need = sum(visual_tokens(img, factor) for img in images) + PROMPT_ALLOWANCE + answers
+    if need <= limit or len(images) == 1:
+        return [list(range(len(images)))]
+    return [[i] for i in range(len(images))]
+
+
 def load_once(
     resolved: ResolvedModel, options: TransformersOptions, folders: list[str]
 ) -> tuple[LoadedModel, AdapterSet]:
@@ -53,7 +73,7 @@ def load_once(
     )
     if key not in _LOADED:
         loaded = load(resolved, options)
-        adapters = AdapterSet(loaded.model, folders)
+        adapters = AdapterSet(loaded.model, folders, base_path=resolved.path)
         if options.quantization == "int8":  # after the adapters: PEFT cannot wrap quantized layers
             quantize_dynamic_int8(adapters.model)
         _LOADED[key] = (loaded, adapters)
@@ -72,19 +92,19 @@ class TransformersEngine:
         rules: AdapterRules,
         revision: str,
         checks: AnswerChecks,
+        loaded: tuple[LoadedModel, AdapterSet] | None = None,
     ) -> None:
+        """`loaded`: a model already in memory (training reads its validation documents with the
+        model it is training); by default the configured model, loaded once per process."""
         self.checks = checks
         self.resolved = resolved
         self.options = options
         self.prompt = prompt
         self.rules = rules
         self.revision = revision
-        self.loaded, self.adapters = load_once(resolved, options, rules.folders())
+        self.loaded, self.adapters = loaded or load_once(resolved, options, rules.folders())
         self.generator = Generator(self.loaded, options)
-        image_processor = self.loaded.processor.image_processor
-        self.factor = int(getattr(image_processor, "patch_size", 14) or 14) * int(
-            getattr(image_processor, "merge_size", 2) or 2
-        )
+        self.factor = image_factor(self.loaded.processor)
         self._describe: dict[str, Any] | None = None
 
     @classmethod
@@ -182,15 +202,7 @@ class TransformersEngine:
     # ---------------------------------------------------------------- steps
 
     def _plan(self, images: list[Any]) -> list[list[int]]:
-        """All pages in one conversation when they fit the context, else one conversation per page."""
-        limit = self.options.max_context_tokens or (
-            self.resolved.entry.context_tokens if self.resolved.entry else 32768
-        )
-        answers = self.options.max_new_tokens * (1 + self.options.max_reasks)
-        need = sum(visual_tokens(img, self.factor) for img in images) + PROMPT_ALLOWANCE + answers
-        if need <= limit or len(images) == 1:
-            return [list(range(len(images)))]
-        return [[i] for i in range(len(images))]
+        return plan_conversations(images, self.factor, self.options, self.resolved)
 
     def _read(
         self, chunk: list[int], images: list[Any], doc_type: str, schema: DocumentSchema, adapter: Adapter | None

@@ -1,7 +1,8 @@
 """Calling the model: a conversation + page images in, a `Generation` (text, tokens, log-probs) out.
 
-Prepare (chat template + processor), call (`generate` with the grammar and the log-prob recorder
-as logits processors), and nothing more: decoding the JSON is `decode.py`'s job.
+Prepare (chat template + processor: `inputs.model_inputs`, shared with training), call (`generate`
+with the grammar and the log-prob recorder as logits processors), and nothing more:
+decoding the JSON is `decode.py`'s job.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from ledgerlens.pipeline.engines.model.constrain import JsonGrammar
 from ledgerlens.pipeline.engines.model.decode import Generation, LogprobRecorder
 from ledgerlens.pipeline.engines.model.prompts import Conversation
+from ledgerlens.pipeline.engines.transformers.inputs import model_inputs
 from ledgerlens.pipeline.engines.transformers.loading import DOCTOR_ADVICE, LoadedModel, is_out_of_memory
 from ledgerlens.pipeline.engines.transformers.options import TransformersOptions
 from ledgerlens.pipeline.errors import DocumentError
@@ -36,15 +38,8 @@ class Generator:
         return self._grammar
 
     def prepare(self, conversation: Conversation, images: list[Any]) -> Any:
-        processor = self.loaded.processor
-        tokenizer = processor.tokenizer
-        template_owner = processor if getattr(processor, "chat_template", None) else tokenizer
-        prompt = template_owner.apply_chat_template(conversation.messages, add_generation_prompt=True, tokenize=False)
-        if conversation.family == "phi3_v":
-            inputs = processor(prompt, images or None, return_tensors="pt")
-        else:
-            inputs = processor(text=[prompt], images=images or None, return_tensors="pt")
-        return inputs.to(self.loaded.device)
+        """The model's inputs, built as training builds them (`inputs.model_inputs`), on the model's device."""
+        return model_inputs(self.loaded.processor, conversation, images).to(self.loaded.device)
 
     def generate(self, inputs: Any, schema: dict[str, Any] | None) -> Generation:
         """Greedy (or sampled, temperature > 0) decoding; constrained to `schema` when one is given."""

@@ -16,7 +16,7 @@ from typing import Any
 from ledgerlens.pipeline.engines.transformers.options import TransformersOptions
 from ledgerlens.pipeline.engines.transformers.processors import QWEN_PROCESSORS, image_only_class, torchvision_works
 from ledgerlens.pipeline.engines.transformers.quantize import QuantReport, bitsandbytes_config, check_device, report
-from ledgerlens.pipeline.engines.transformers.registry import ResolvedModel
+from ledgerlens.pipeline.engines.transformers.registry import ResolvedModel, require_weights
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.machine import physical_cores
 
@@ -144,6 +144,7 @@ def load(resolved: ResolvedModel, options: TransformersOptions) -> LoadedModel:
     if quant_config is not None:
         kwargs |= {"quantization_config": quant_config, "device_map": {"": device}}
     processor = load_processor(resolved, options, trust)
+    require_weights(resolved)
     try:
         model = auto_class.from_pretrained(str(resolved.path), **kwargs)
         if quant_config is None:

@@ -7,7 +7,9 @@ Hugging Face cache (`ledgerlens models pull ID` puts it there on a machine with 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import struct
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -18,6 +20,9 @@ from typing import Any
 from ledgerlens.pipeline.errors import ConfigError
 
 PRECISIONS = ("fp16", "int8", "int4")
+WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "model*.bin")
+FINGERPRINT_SAMPLES = 16  # blocks read from each weight file
+FINGERPRINT_BLOCK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,40 @@ def resolve_model(name: str, revision: str = "", registry: Registry | None = Non
             f"(or point --model at a folder holding the model)."
         )
     return ResolvedModel(name, path, entry.family if entry else _family(path), entry)
+
+
+def weight_files(folder: Path) -> list[Path]:
+    return sorted({p for pattern in WEIGHT_PATTERNS for p in folder.glob(pattern) if p.is_file()})
+
+
+def require_weights(resolved: ResolvedModel) -> None:
+    """A folder with a config but no weights (an interrupted download, a config copied alone) is
+    a ConfigError here, not a loader's traceback later."""
+    if not weight_files(resolved.path):
+        raise ConfigError(
+            f"model {resolved.name!r} has no weights in {resolved.path} (no *.safetensors or pytorch_model*.bin "
+            f"beside config.json): fetch them on a machine with internet (`{pull_command(resolved.name)}`) "
+            "or point --model at a folder holding the whole model"
+        )
+
+
+def weights_fingerprint(folder: Path) -> str:
+    """sha256 over each weight file's name, size, safetensors header (tensor names, dtypes, shapes)
+    and 16 blocks of 64 KiB spread over it: a few MB read whatever the model's size, and two
+    different checkpoints (another size, another fine-tune) differ in it. What an adapter records
+    of the base model it was trained on."""
+    digest = hashlib.sha256()
+    for path in weight_files(folder):
+        size = path.stat().st_size
+        digest.update(f"{path.name}\0{size}\0".encode())
+        with path.open("rb") as f:
+            if path.suffix == ".safetensors" and size >= 8:
+                (header_len,) = struct.unpack("<Q", f.read(8))
+                digest.update(f.read(min(header_len, size - 8)))
+            for i in range(FINGERPRINT_SAMPLES):
+                f.seek(i * max(0, size - FINGERPRINT_BLOCK) // max(1, FINGERPRINT_SAMPLES - 1))
+                digest.update(f.read(FINGERPRINT_BLOCK))
+    return digest.hexdigest()
 
 
 def _cached_snapshot(hub_id: str, revision: str) -> Path | None:
