@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from datetime import UTC, datetime
 from typing import Any
 
-from ledgerlens.pipeline.books.store import DocumentRow, Store, StoredDocument
+from ledgerlens.pipeline.books.findings import update_findings
+from ledgerlens.pipeline.books.store import Store, StoredDocument
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema, packaged_schemas
 from ledgerlens.pipeline.normalize import vendor_key
-from ledgerlens.pipeline.types import Issue, Severity, Status, status_of
-from sqlalchemy import select
+from ledgerlens.pipeline.types import Issue, Severity, Status
 
 STAGE = "validate"
 CODE = "duplicate_invoice"
@@ -94,22 +93,4 @@ def flag_duplicates(
     if keys is not None and not keys:
         return 0
     docs = store.all(vendor_keys=keys)
-    wanted = duplicate_issues(docs, numbers)
-    changed = 0
-    now = datetime.now(UTC)
-    with store.session() as s:
-        for doc in docs:
-            r = doc.result
-            if r.status is Status.FAILED:
-                continue
-            issues = [i for i in r.issues if i.code != CODE] + wanted.get(doc.id, [])
-            if [i.to_dict() for i in issues] == [i.to_dict() for i in r.issues]:
-                continue
-            row = s.scalar(select(DocumentRow).where(DocumentRow.id == doc.id))
-            if row is None:
-                continue
-            row.issues = [i.to_dict() for i in issues]
-            row.status = str(status_of(issues))
-            row.updated_at = now
-            changed += 1
-    return changed
+    return update_findings(store, docs, {CODE}, duplicate_issues(docs, numbers))

@@ -16,12 +16,12 @@ status), and runs before every export and reconciliation.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import date
 
 from ledgerlens.pipeline.books.bank import BankStatement, bank_statements
-from ledgerlens.pipeline.books.store import DocumentRow, Store, StoredDocument
-from ledgerlens.pipeline.types import Issue, Severity, Status, status_of
-from sqlalchemy import select
+from ledgerlens.pipeline.books.findings import update_findings
+from ledgerlens.pipeline.books.store import Store, StoredDocument
+from ledgerlens.pipeline.types import Issue, Severity
 
 STAGE = "validate"
 DUPLICATE = "duplicate_statement"
@@ -75,22 +75,4 @@ def statement_issues(docs: list[StoredDocument]) -> dict[int, list[Issue]]:
 def flag_statements(store: Store) -> int:
     """Bring every stored statement's duplicate and overlap issues up to date; returns rows changed."""
     docs = store.all()
-    wanted = statement_issues(docs)
-    changed = 0
-    now = datetime.now(UTC)
-    with store.session() as s:
-        for doc in docs:
-            r = doc.result
-            if r.status is Status.FAILED:
-                continue
-            issues = [i for i in r.issues if i.code not in CODES] + wanted.get(doc.id, [])
-            if [i.to_dict() for i in issues] == [i.to_dict() for i in r.issues]:
-                continue
-            row = s.scalar(select(DocumentRow).where(DocumentRow.id == doc.id))
-            if row is None:
-                continue
-            row.issues = [i.to_dict() for i in issues]
-            row.status = str(status_of(issues))
-            row.updated_at = now
-            changed += 1
-    return changed
+    return update_findings(store, docs, CODES, statement_issues(docs))

@@ -49,6 +49,7 @@ from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.export.bank.rules import BankSettings, parse_bank
 from ledgerlens.pipeline.export.chart import SECTIONS as CHART_SECTIONS
 from ledgerlens.pipeline.export.chart import Chart, is_abroad, parse_chart, tax_codes
+from ledgerlens.pipeline.export.settings import check_keys, setting_text
 from ledgerlens.pipeline.money import to_decimal
 from ledgerlens.pipeline.normalize import vendor_key
 
@@ -152,21 +153,6 @@ def rate_key(rate: Any) -> str:
     return f"{value:f}" if value != value.to_integral() else f"{value.to_integral():f}"
 
 
-def _check_keys(where: str, table: Any, allowed: set[str]) -> dict[str, Any]:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table")
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(allowed))})")
-    return table
-
-
-def _text(where: str, value: Any) -> str:
-    if not isinstance(value, str | int) or isinstance(value, bool) or str(value).strip() == "":
-        raise ConfigError(f"{where} must be a non-empty text or number, got {value!r}")
-    return str(value).strip()
-
-
 def load_accounts(workspace_root: Path | None) -> AccountMap:
     """The workspace's accounts.toml, or the defaults (everything to suspense) when there is none;
     the bookings of the workspace's document types (their cards) with it."""
@@ -183,31 +169,33 @@ def load_accounts(workspace_root: Path | None) -> AccountMap:
 
 def _table(raw: dict[str, Any], name: str, allowed: set[str] | None = None) -> dict[str, Any]:
     table = raw.get(name, {})
-    return _check_keys(f"[{name}]", table, allowed if allowed is not None else set(table))
+    return check_keys(f"[{name}]", table, allowed if allowed is not None else set(table))
 
 
 def parse_accounts(raw: dict[str, Any], source: str = "accounts.toml") -> AccountMap:
-    _check_keys(source, raw, _SECTIONS)
-    accounts = {k: _text(f"[accounts] {k}", v) for k, v in _table(raw, "accounts", _ACCOUNT_KEYS).items()}
+    check_keys(source, raw, _SECTIONS)
+    accounts = {k: setting_text(f"[accounts] {k}", v) for k, v in _table(raw, "accounts", _ACCOUNT_KEYS).items()}
     home_codes, _ = tax_codes(raw.get("tax_codes"), rate_key)
     vendors: dict[str, VendorAccount] = {}
     for name, entry in _table(raw, "vendors").items():
         where = f"[vendors.{name!r}]"
-        entry = _check_keys(where, entry, _VENDOR_KEYS)
+        entry = check_keys(where, entry, _VENDOR_KEYS)
         if "account" not in entry:
             raise ConfigError(f"{where} needs an account")
         key = vendor_key(name)
         if key in vendors:
             raise ConfigError(f"{where} and [vendors.{vendors[key].name!r}] are the same vendor once normalized")
-        opt = {k: _text(f"{where} {k}", entry[k]) for k in ("tax_code", "datev_tax_key", "contact") if k in entry}
-        vendors[key] = VendorAccount(name, _text(f"{where} account", entry["account"]), **opt)
+        opt = {
+            k: setting_text(f"{where} {k}", entry[k]) for k in ("tax_code", "datev_tax_key", "contact") if k in entry
+        }
+        vendors[key] = VendorAccount(name, setting_text(f"{where} account", entry["account"]), **opt)
     datev_raw = _table(raw, "datev", _DATEV_KEYS)
     for k, v in datev_raw.items():
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
             raise ConfigError(f"[datev] {k} must be a whole number, got {v!r}")
     if not 1 <= datev_raw.get("fiscal_year_start_month", 1) <= 12:
         raise ConfigError("[datev] fiscal_year_start_month must be 1..12")
-    formats = {k: _text(f"[formats] {k}", v) for k, v in _table(raw, "formats", _FORMAT_KEYS).items()}
+    formats = {k: setting_text(f"[formats] {k}", v) for k, v in _table(raw, "formats", _FORMAT_KEYS).items()}
     if formats.get("quickbooks", "us") not in QUICKBOOKS_VARIANTS:
         raise ConfigError(f"[formats] quickbooks must be one of {', '.join(QUICKBOOKS_VARIANTS)}")
     declared = set(accounts.values()) | {v.account for v in vendors.values()}

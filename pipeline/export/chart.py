@@ -35,6 +35,7 @@ from importlib import resources
 from typing import Any
 
 from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.export.settings import setting_text
 from ledgerlens.pipeline.money import to_decimal
 
 SECTIONS = {"chart", "input_tax", "exchange_rates"}  # [tax_codes] too, read by `tax_codes`
@@ -63,16 +64,10 @@ class Chart:
         return account in self.accounts or account in self.declared
 
 
-def _text(where: str, value: Any) -> str:
-    if not isinstance(value, str | int) or isinstance(value, bool) or str(value).strip() == "":
-        raise ConfigError(f"{where} must be a non-empty text or number, got {value!r}")
-    return str(value).strip()
-
-
 def _rates(where: str, table: Any, rate_key: Any) -> dict[str, str]:
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table of VAT rate = value")
-    return {(k if k == ANY_RATE else rate_key(k)): _text(f"{where} {k}", v) for k, v in table.items()}
+    return {(k if k == ANY_RATE else rate_key(k)): setting_text(f"{where} {k}", v) for k, v in table.items()}
 
 
 def tax_codes(raw: Any, rate_key: Any) -> tuple[dict[str, str], dict[str, str]]:
@@ -93,7 +88,11 @@ def parse_chart(raw: dict[str, Any], rate_key: Any, declared: set[str]) -> Chart
     unknown = sorted(set(table) - _CHART_KEYS)
     if unknown:
         raise ConfigError(f"[chart]: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(_CHART_KEYS))})")
-    texts = {k: _text(f"[chart] {k}", table[k]) for k in ("name", "target", "country", "currency", "skr") if k in table}
+    texts = {
+        k: setting_text(f"[chart] {k}", table[k])
+        for k in ("name", "target", "country", "currency", "skr")
+        if k in table
+    }
     if "skr" in texts and texts["skr"] not in _SKRS:
         raise ConfigError(f"[chart] skr must be one of {', '.join(sorted(_SKRS))}, got {texts['skr']!r}")
     if "country" in texts and not re.fullmatch(r"[A-Z]{2}", texts["country"]):
@@ -105,7 +104,7 @@ def parse_chart(raw: dict[str, Any], rate_key: Any, declared: set[str]) -> Chart
     _, abroad = tax_codes(raw.get("tax_codes"), rate_key)
     return Chart(
         **texts,
-        accounts={str(k): _text(f"[chart.accounts] {k}", v) for k, v in accounts.items()},
+        accounts={str(k): setting_text(f"[chart.accounts] {k}", v) for k, v in accounts.items()},
         input_tax=input_tax,
         tax_codes_abroad=abroad,
         exchange_rates=_exchange_rates(raw.get("exchange_rates", {})),

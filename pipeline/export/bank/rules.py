@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.export.settings import check_keys, setting_text
 from ledgerlens.pipeline.money import to_decimal
 from ledgerlens.pipeline.normalize import compact_id, fold
 
@@ -78,12 +79,6 @@ class BankSettings:
         return replace(self, learned=learned)
 
 
-def _text(where: str, value: Any) -> str:
-    if not isinstance(value, str | int) or isinstance(value, bool) or str(value).strip() == "":
-        raise ConfigError(f"{where} must be a non-empty text or number, got {value!r}")
-    return str(value).strip()
-
-
 def _amount(where: str, value: Any) -> Decimal:
     amount = to_decimal(value) if isinstance(value, str | int) else None
     if amount is None:
@@ -91,17 +86,8 @@ def _amount(where: str, value: Any) -> Decimal:
     return amount
 
 
-def _check_keys(where: str, table: Any, allowed: set[str]) -> dict[str, Any]:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table")
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(allowed))})")
-    return table
-
-
 def parse_rule(raw: Any, where: str) -> BankRule:
-    entry = _check_keys(where, raw, _RULE_KEYS)
+    entry = check_keys(where, raw, _RULE_KEYS)
     if "account" not in entry:
         raise ConfigError(f"{where} needs an account")
     if not any(k in entry for k in _CONDITIONS):
@@ -109,34 +95,36 @@ def parse_rule(raw: Any, where: str) -> BankRule:
     pattern = None
     if "description" in entry:
         try:
-            pattern = re.compile(_text(f"{where} description", entry["description"]), re.IGNORECASE)
+            pattern = re.compile(setting_text(f"{where} description", entry["description"]), re.IGNORECASE)
         except re.error as e:
             raise ConfigError(f"{where} description is not a regular expression: {e}") from None
     amounts = {k: _amount(f"{where} {k}", entry[k]) for k in ("min_amount", "max_amount") if k in entry}
     return BankRule(
-        account=_text(f"{where} account", entry["account"]),
-        counterparty=fold(_text(f"{where} counterparty", entry["counterparty"])) if "counterparty" in entry else None,
-        iban=compact_id(_text(f"{where} iban", entry["iban"])) if "iban" in entry else None,
+        account=setting_text(f"{where} account", entry["account"]),
+        counterparty=fold(setting_text(f"{where} counterparty", entry["counterparty"]))
+        if "counterparty" in entry
+        else None,
+        iban=compact_id(setting_text(f"{where} iban", entry["iban"])) if "iban" in entry else None,
         description=pattern,
-        tax_code=_text(f"{where} tax_code", entry["tax_code"]) if "tax_code" in entry else "",
-        label=_text(f"{where} label", entry["label"]) if "label" in entry else "",
+        tax_code=setting_text(f"{where} tax_code", entry["tax_code"]) if "tax_code" in entry else "",
+        label=setting_text(f"{where} label", entry["label"]) if "label" in entry else "",
         source=where,
         **amounts,
     )
 
 
 def parse_bank(raw: Any, source: str = "accounts.toml") -> BankSettings:
-    table = _check_keys("[bank]", raw, _BANK_KEYS)
+    table = check_keys("[bank]", raw, _BANK_KEYS)
     columns = table.get("quickbooks_columns", 3)
     if columns not in (3, 4) or isinstance(columns, bool):
         raise ConfigError(f"[bank] quickbooks_columns must be 3 or 4, got {columns!r}")
     accounts = {
-        compact_id(str(k)): _text(f"[bank.accounts] {k}", v)
-        for k, v in _check_keys("[bank.accounts]", table.get("accounts", {}), set(table.get("accounts", {}))).items()
+        compact_id(str(k)): setting_text(f"[bank.accounts] {k}", v)
+        for k, v in check_keys("[bank.accounts]", table.get("accounts", {}), set(table.get("accounts", {}))).items()
     }
     rules_raw = table.get("rules", [])
     if not isinstance(rules_raw, list):
         raise ConfigError("[[bank.rules]] must be an array of tables")
     rules = tuple(parse_rule(r, f"{source} [[bank.rules]] #{i + 1}") for i, r in enumerate(rules_raw))
-    account = _text("[bank] account", table["account"]) if "account" in table else BankSettings.account
+    account = setting_text("[bank] account", table["account"]) if "account" in table else BankSettings.account
     return BankSettings(account=account, accounts=accounts, quickbooks_columns=columns, rules=rules)
