@@ -19,7 +19,7 @@ import io
 import re
 from typing import TYPE_CHECKING
 
-from ledgerlens.pipeline.export.accounts import AccountMap
+from ledgerlens.pipeline.export.accounts import QUICKBOOKS_VARIANTS, AccountMap
 from ledgerlens.pipeline.export.bills import QUICKBOOKS_HEADERS, QUICKBOOKS_MAX_ROWS, quickbooks_files
 from ledgerlens.pipeline.export.rules import Built, Checker, Refusal, Rule, is_plain_number, parses_as_date
 
@@ -49,7 +49,6 @@ RULES = {
         Rule("quickbooks.rows_per_file", f"at most {QUICKBOOKS_MAX_ROWS} rows per file", _HELP),
     )
 }
-DATE_FORMATS = {"us": "%m/%d/%Y", "intl": "%d/%m/%Y"}
 _FIELDS = {
     "Bill No": "invoice_number",
     "Vendor": "vendor_name",
@@ -83,7 +82,7 @@ def _row(c: Checker, n: int, cell: dict[str, str], variant: str, accounts: Accou
     for col in ("Bill No", vendor, "Bill Date", "Account", "Line Amount"):
         if not cell.get(col, "").strip():
             c.refuse(n, "quickbooks.required", f"{col} is required but empty", _FIELDS.get(col))
-    fmt = DATE_FORMATS[variant]
+    fmt = QUICKBOOKS_VARIANTS[variant]  # the date each variant's importer reads
     for col in ("Bill Date", "Due Date"):
         value = cell.get(col, "")
         if value and not parses_as_date(value, fmt):
