@@ -237,14 +237,22 @@ recordings = "{RECORDINGS}"
 """
 
 
-def test_process_refuses_a_routed_engine_that_is_not_there_before_claiming_a_file(
-    samples: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _books(tmp_path: Path, samples: Path, recordings: Path, *names: str) -> Path:
+    """A workspace whose scans are routed to the replay engine (recordings in `recordings`), with
+    these samples waiting in intake/."""
     ws = tmp_path / "books"
     main(["init", str(ws)])
     toml = ws / "ledgerlens.toml"
-    toml.write_text(toml.read_text() + ROUTES_TOML.replace(str(RECORDINGS), str(tmp_path / "gone")))
-    shutil.copy(samples / SCAN, ws / "intake")
+    toml.write_text(toml.read_text() + ROUTES_TOML.replace(str(RECORDINGS), str(recordings)))
+    for name in names:
+        shutil.copy(samples / name, ws / "intake")
+    return ws
+
+
+def test_process_refuses_a_routed_engine_that_is_not_there_before_claiming_a_file(
+    samples: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = _books(tmp_path, samples, tmp_path / "gone", SCAN)
     assert main(["process", str(ws / "intake")]) == 2
     err = capsys.readouterr().err
     assert "[engine.routes.scanned] no folder of recordings" in err and "Traceback" not in err
@@ -255,12 +263,7 @@ def test_process_refuses_a_routed_engine_that_is_not_there_before_claiming_a_fil
 def test_show_says_which_route_read_a_document(
     samples: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ws = tmp_path / "books"
-    main(["init", str(ws)])
-    toml = ws / "ledgerlens.toml"
-    toml.write_text(toml.read_text() + ROUTES_TOML)
-    for name in (BORN_DIGITAL, SCAN):
-        shutil.copy(samples / name, ws / "intake")
+    ws = _books(tmp_path, samples, RECORDINGS, BORN_DIGITAL, SCAN)
     assert main(["process", str(ws / "intake")]) == 0
     capsys.readouterr()
     assert main(["show", SCAN, "--workspace", str(ws)]) == 0
@@ -291,3 +294,14 @@ def test_the_review_screen_says_which_route_read_a_document(
     finally:
         store.close()
     assert "read by scanned: replay" in page
+
+
+def test_an_engine_named_on_the_command_line_reads_every_document() -> None:
+    from argparse import Namespace
+
+    from ledgerlens.commands.common import with_engine_args
+
+    config = routed(scanned=REPLAY)
+    assert with_engine_args(config, Namespace(engine="replay")).engine.routes == {}
+    kept = with_engine_args(config, Namespace(engine=None, quant="int8")).engine
+    assert kept.routes == config.engine.routes and kept.options == {"quantization": "int8"}
