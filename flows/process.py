@@ -42,7 +42,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from prefect.tasks import Task, exponential_backoff
 
 from .artifacts import artifact_key, document_markdown
-from .scale import ON_THIS_MACHINE, Scale, dask_task_runner, ensure_gate, gated, one_api
+from .scale import ON_THIS_MACHINE, Scale, dask_task_runner, ensure_gates, gated, one_api
 
 RETRY_BACKOFF_S = 10.0  # first wait before retrying a transient failure; doubles each time
 
@@ -85,13 +85,13 @@ def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
 
 @task(name="document", cache_policy=NO_CACHE, persist_result=False, retry_condition_fn=retry_if_transient)
 def process_document(
-    row_id: int, workspace: str, config: Config, max_tries: int, gate: ModelGate | None = None
+    row_id: int, workspace: str, config: Config, max_tries: int, gates: dict[str, ModelGate] | None = None
 ) -> State[Any]:
     """One queued document through the pipeline, its result stored, its file moved.
 
-    The extract stage holds a slot of the model's `gate` (a Prefect concurrency limit) while it runs."""
+    The extract stage holds a slot of its route's model gate (a Prefect concurrency limit) while it runs."""
     w = _worker(workspace, config)
-    outcome = run_document(row_id, w.ws, w.ctx, w.store, w.journal, max_tries=max_tries, runner=gated(gate))
+    outcome = run_document(row_id, w.ws, w.ctx, w.store, w.journal, max_tries=max_tries, runner=gated(gates or {}))
     if outcome.state == RETRY:
         raise TransientFailure(f"{outcome.name}: {outcome.reason} (try {outcome.tries} of {max_tries})")
     stored = w.store.get(str(outcome.document_id)) if outcome.document_id is not None else None
@@ -174,9 +174,9 @@ def drain_queue(
         queued = recover_processing(ws, store, journal)
         if not linger_s and not scale.dask_address:  # nothing more will come: no worker without a document
             workers = max(1, min(workers, len(queued)))
-        gate = ensure_gate(config)
+        gates = ensure_gates(config)
         with _task_runner(workers, scale) as runner:
-            dispatcher = _Dispatcher(runner, ws, store, journal, config, workers, max_tries, backoff_s, gate)
+            dispatcher = _Dispatcher(runner, ws, store, journal, config, workers, max_tries, backoff_s, gates)
             return dispatcher.run(linger_s, summary or Summary())
 
 
@@ -190,7 +190,7 @@ class _Dispatcher:
     workers: int
     max_tries: int
     backoff_s: float
-    gate: ModelGate | None = None
+    gates: dict[str, ModelGate] = field(default_factory=dict)  # route -> the gate of its model
 
     def run(self, linger_s: float, summary: Summary) -> Summary:
         in_flight: dict[PrefectWrappedFuture[Any, Any], int] = {}
@@ -220,7 +220,7 @@ class _Dispatcher:
                 retries=retries,
                 retry_delay_seconds=exponential_backoff(self.backoff_s)(retries),
             )
-            params = {"row_id": row.id, "workspace": str(self.ws.root), "config": self.config, "gate": self.gate}
+            params = {"row_id": row.id, "workspace": str(self.ws.root), "config": self.config, "gates": self.gates}
             in_flight[self.runner.submit(task_, {**params, "max_tries": self.max_tries})] = row.id
             tried.add(row.id)
             busy.add(row.sha256)

@@ -20,9 +20,9 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from ledgerlens.pipeline.chain import Runner, direct
-from ledgerlens.pipeline.config import Config
-from ledgerlens.pipeline.engines import ModelGate, engine_gate
+from ledgerlens.pipeline.chain import ROUTE_STAGE, Runner, direct
+from ledgerlens.pipeline.config import DEFAULT_ROUTE, Config
+from ledgerlens.pipeline.engines import ModelGate, engine_gates
 from ledgerlens.pipeline.errors import ConfigError
 
 TASK_RUNNERS = ("process", "dask")
@@ -96,36 +96,45 @@ def one_api() -> Iterator[None]:
 # ---------------------------------------------------------------- the model gate
 
 
-def ensure_gate(config: Config) -> ModelGate | None:
-    """Create (or resize) the global concurrency limit of the configured model; None when ungated."""
-    gate = engine_gate(config)
-    if gate is None:
-        return None
+def ensure_gates(config: Config) -> dict[str, ModelGate]:
+    """Create (or resize) the global concurrency limit of each routed engine's model (without
+    routes, [engine]'s, under DEFAULT_ROUTE): route -> its gate; ungated routes are left out."""
+    gates = engine_gates(config)
+    if not gates:
+        return gates
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
     from prefect.exceptions import ObjectNotFound
 
     with get_client(sync_client=True) as client:
-        try:
-            current = client.read_global_concurrency_limit_by_name(gate.name)
-        except ObjectNotFound:
-            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=gate.name, limit=gate.limit))
-        else:
-            if current.limit != gate.limit or not current.active:
-                client.update_global_concurrency_limit(
-                    gate.name, GlobalConcurrencyLimitUpdate(limit=gate.limit, active=True)
-                )
-    return gate
+        for gate in {g.name: g for g in gates.values()}.values():
+            try:
+                current = client.read_global_concurrency_limit_by_name(gate.name)
+            except ObjectNotFound:
+                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=gate.name, limit=gate.limit))
+            else:
+                if current.limit != gate.limit or not current.active:
+                    client.update_global_concurrency_limit(
+                        gate.name, GlobalConcurrencyLimitUpdate(limit=gate.limit, active=True)
+                    )
+    return gates
 
 
-def gated(gate: ModelGate | None, runner: Runner = direct) -> Runner:
-    """A stage runner whose extract stage holds one slot of the gate while it runs."""
-    if gate is None:
+def gated(gates: dict[str, ModelGate], runner: Runner = direct) -> Runner:
+    """A stage runner (for one document) whose extract stage holds one slot of the gate of the
+    document's route while it runs: [engine]'s until the chain's route stage names another."""
+    if not gates:
         return runner
+    route = DEFAULT_ROUTE
 
     def run(stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        with _slot(gate) if stage in GATED_STAGES else nullcontext():
-            return runner(stage, fn, *args, **kwargs)
+        nonlocal route
+        gate = gates.get(route) if stage in GATED_STAGES else None
+        with _slot(gate) if gate is not None else nullcontext():
+            out = runner(stage, fn, *args, **kwargs)
+        if stage == ROUTE_STAGE:
+            route = out.name
+        return out
 
     return run
 

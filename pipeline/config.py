@@ -60,6 +60,13 @@ class PipelineOptions:
             raise ConfigError("pipeline.ocr_languages must name at least one Tesseract language")
 
 
+# Kinds of input an engine can be routed by (decided by the chain after loading a document):
+# a PDF with a text layer on every page; an image, or a PDF with a page that has none; an XML
+# e-invoice, or a PDF that carries one (Factur-X, ZUGFeRD, XRechnung).
+INPUT_KINDS = ("born_digital", "scanned", "einvoice")
+DEFAULT_ROUTE = "default"  # [engine] itself: reads every kind without a route
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     name: str = "ocr"
@@ -72,6 +79,47 @@ class EngineConfig:
     adapters: dict[str, Any] = field(default_factory=dict)
     # How to run it (device, dtype, quantization, ...): engine-specific, checked by the engine.
     options: dict[str, Any] = field(default_factory=dict)
+    # Input kind (INPUT_KINDS) -> the engine that reads it, as a table of this one's keys: the
+    # same engine's table overrides these settings key by key; another engine starts from its defaults.
+    routes: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.routes) - set(INPUT_KINDS))
+        if unknown:
+            raise ConfigError(
+                f"unknown input kind(s) in [engine.routes]: {', '.join(unknown)}; known: {', '.join(INPUT_KINDS)}"
+            )
+        for kind in self.routes:
+            self.route(kind)  # a typo in a route is an error now, not when its first document comes
+
+    def route(self, name: str) -> EngineConfig:
+        """The engine settings of a route: an input kind's [engine.routes] table, or [engine]
+        itself for `DEFAULT_ROUTE` (and for a kind without a route of its own)."""
+        table = self.routes.get(name)
+        if table is None:
+            return dataclasses.replace(self, routes={})
+        where = f"engine.routes.{name}"
+        if not isinstance(table, dict):
+            raise ConfigError(f'[{where}] must be a table, e.g. [{where}] name = "ocr"')
+        if "routes" in table:
+            raise ConfigError(f"[{where}] cannot hold routes of its own")
+        if table.get("name", self.name) != self.name:
+            return _build(EngineConfig, table, where)
+        merged = {k: v for k, v in dataclasses.asdict(self).items() if k != "routes"}
+        for key in ("options", "adapters"):  # tables: merged key by key
+            if isinstance(table.get(key, {}), dict):
+                merged[key] = {**merged[key], **table.get(key, {})}
+                table = {k: v for k, v in table.items() if k != key}
+        return _build(EngineConfig, {**merged, **table}, where)
+
+    def route_names(self) -> list[str]:
+        """The routes that read documents: each routed kind, and `DEFAULT_ROUTE` while a kind has none."""
+        routed = [kind for kind in INPUT_KINDS if kind in self.routes]
+        return routed if len(routed) == len(INPUT_KINDS) else [*routed, DEFAULT_ROUTE]
+
+    def route_of(self, kind: str) -> str:
+        """The route that reads documents of this input kind."""
+        return kind if kind in self.routes else DEFAULT_ROUTE
 
 
 @dataclass(frozen=True)
@@ -120,6 +168,10 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)
+
+    def for_route(self, name: str) -> Config:
+        """This configuration with the route's engine settings as [engine] (what engines are given)."""
+        return dataclasses.replace(self, engine=self.engine.route(name))
 
     def to_dict(self) -> dict[str, Any]:
         """The TOML tables as plain data (a served Prefect flow takes it as a JSON parameter);
@@ -218,6 +270,10 @@ name = "ocr"                                # offline default: Tesseract + layou
 # [engine.options]
 # preset = "ollama"                         # ollama | lmstudio | vllm | llamacpp
 # base_url = "http://127.0.0.1:11434/v1"    # another machine also needs allow_remote = true
+# An engine per kind of input (born_digital, scanned, einvoice; see the README's "Routes"):
+# [engine.routes.scanned]
+# name = "transformers"
+# model = "qwen2-vl-2b"
 
 [store]
 url = ""                                    # empty: sqlite:///<workspace>/ledgerlens.db; or postgresql+psycopg://...

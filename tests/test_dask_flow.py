@@ -108,7 +108,7 @@ def test_the_model_gate_holds_a_server_to_its_limit_across_worker_processes(samp
     """Two worker processes, each with its own in-process limit: only the Prefect gate can hold
     the server to one request at a time."""
     from ledgerlens.pipeline.config import Config, EngineConfig
-    from ledgerlens.pipeline.engines import engine_gate
+    from ledgerlens.pipeline.engines import engine_gates
     from openai_server import FakeModelServer
     from prefect.client.orchestration import get_client
 
@@ -120,7 +120,7 @@ def test_the_model_gate_holds_a_server_to_its_limit_across_worker_processes(samp
         summary = _run(ws, workers=2)
     assert summary["processed"] == len(INVOICES) and len(server.posts()) == len(INVOICES)
     assert server.max_in_flight == limit
-    gate = engine_gate(Config(engine=EngineConfig(name="openai", model="m", options=options)))
+    gate = engine_gates(Config(engine=EngineConfig(name="openai", model="m", options=options))).get("default")
     assert gate is not None and gate.name.startswith("ledgerlens-model-server-127-0-0-1-")
     with get_client(sync_client=True) as client:
         assert client.read_global_concurrency_limit_by_name(gate.name).limit == limit

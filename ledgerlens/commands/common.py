@@ -59,8 +59,8 @@ def with_engine_args(config: Any, args: Any) -> Any:
     import dataclasses
 
     engine = config.engine
-    if getattr(args, "engine", None):
-        engine = dataclasses.replace(engine, name=args.engine)
+    if getattr(args, "engine", None):  # the engine named for this run reads every document: no routes
+        engine = dataclasses.replace(engine, name=args.engine, routes={})
     if getattr(args, "model", None):
         engine = dataclasses.replace(engine, model=_local_path(args.model))
     if getattr(args, "quant", None):

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from ledgerlens.pipeline.chain.routes import route_label
 from ledgerlens.pipeline.check.einvoice.view import view_path
 
 from .common import console, open_store, workspace
@@ -65,6 +66,9 @@ def cmd_show(args: argparse.Namespace) -> int:
             where = f" [{i.field}]" if i.field else ""
             con.print(f"  {i.severity:8s} {i.stage}/{i.code}{where}: {i.message}")
     engine = r.provenance.get("engine", {})
+    route = r.provenance.get("route")
+    if route:  # [engine.routes]: which route, engine and model read this document
+        con.print(f"Read by route {route_label(route)} (input kind {route.get('kind')})")
     con.print(
         f"Provenance: engine {engine.get('engine')} {engine.get('tesseract', '')}, "
         f"schema {r.provenance.get('schema', {}).get('version', '-')}, ledgerlens {r.provenance.get('ledgerlens')}"

@@ -9,6 +9,7 @@ from typing import Any
 
 from ledgerlens.pipeline.books.evidence import Box, engine_boxes, page_sizes
 from ledgerlens.pipeline.books.store import StoredDocument
+from ledgerlens.pipeline.chain.routes import route_label
 from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
 from ledgerlens.pipeline.types import Issue
 
@@ -52,6 +53,7 @@ class DocumentView:
     general_issues: list[Issue]  # on no field
     boxes: list[Box]
     einvoice: str | None  # the attachment the values came from, for an e-invoice
+    route: str | None = None  # [engine.routes]: the route, engine and model that read it
 
     @property
     def xml_only(self) -> bool:
@@ -102,7 +104,9 @@ def build_view(stored: StoredDocument, schema: DocumentSchema | None, review_con
     sizes = page_sizes(r.provenance)
     einvoice = r.provenance.get("einvoice")
     attachment = str(einvoice.get("attachment", "XML")) if isinstance(einvoice, dict) else None
-    return DocumentView(stored, fields, tables, general, engine_boxes(r, kinds, sizes), attachment)
+    route = r.provenance.get("route")
+    read_by = route_label(route) if isinstance(route, dict) else None
+    return DocumentView(stored, fields, tables, general, engine_boxes(r, kinds, sizes), attachment, read_by)
 
 
 def _root(path: str) -> str:

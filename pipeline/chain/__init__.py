@@ -5,6 +5,18 @@ Prefect tasks in `flows/`. Storing the result and moving the file are `intake/`'
 """
 
 from ledgerlens.pipeline.chain.results import failed_result, provenance, unknown_result
+from ledgerlens.pipeline.chain.routes import ROUTE_STAGE, Route, input_kind
 from ledgerlens.pipeline.chain.run import Context, Runner, direct, process_file
 
-__all__ = ["Context", "Runner", "direct", "failed_result", "process_file", "provenance", "unknown_result"]
+__all__ = [
+    "ROUTE_STAGE",
+    "Context",
+    "Route",
+    "Runner",
+    "direct",
+    "failed_result",
+    "input_kind",
+    "process_file",
+    "provenance",
+    "unknown_result",
+]

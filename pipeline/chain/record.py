@@ -46,7 +46,8 @@ class Recorded:
 
 def record_file(path: Path, ctx: Context, folder: Path, *, source_name: str | None = None) -> Recorded:
     """Run `path` through the chain with the context's (real) engine and write its recording."""
-    if ctx.engine.name == "replay":
+    config = ctx.config
+    if any(config.for_route(name).engine.name == "replay" for name in config.engine.route_names()):
         raise ConfigError("record with a real engine (ocr, transformers, openai), not with replay")
     tape = _Tape()
     result = process_file(path, ctx, source_name=source_name, runner=tape)

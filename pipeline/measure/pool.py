@@ -32,6 +32,7 @@ def _init_worker(config: Config, read_cache: Path | None = None) -> None:
         _runner = ReadCache(read_cache, config.pipeline).runner()
     try:
         _ctx = Context.create(config)
+        _ctx.load_engines()  # every route's model loaded before the first document is timed
     except ConfigError as e:  # reported by the first document instead of breaking the pool
         _init_error = str(e)
 

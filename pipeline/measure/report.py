@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ledgerlens.pipeline.chain.routes import route_label
 from ledgerlens.pipeline.measure.scoring import FieldScore, score_document
 from ledgerlens.pipeline.types import DocumentResult
 
@@ -34,6 +35,7 @@ class Report:
     timings: list[tuple[float, str, int]] = field(default_factory=list)
     learned: bool = False  # `--learn`: scores are also split by first-seen / seen-before vendor
     negative_totals: list[str] = field(default_factory=list)  # documents read with a total below zero
+    routes: dict[str, int] = field(default_factory=dict)  # [engine.routes]: "route: engine model" -> documents
 
     def add(self, case: Any, result: DocumentResult, seconds: float, *, seen: bool | None = None) -> None:
         self.documents += 1
@@ -63,6 +65,11 @@ class Report:
             row["part"] = case.part
         if seen is not None:
             row["seen_vendor"] = seen
+        route = result.provenance.get("route")
+        if route:
+            row["route"] = route
+            read_by = route_label(route)
+            self.routes[read_by] = self.routes.get(read_by, 0) + 1
         row["fields"] = result.data
         self.predictions.append(row)
 
@@ -106,9 +113,17 @@ class Report:
         if self.learned:
             out["vendors"] = {s: {"overall": self.overall(None, s), "fields": self.table(None, s)}
                               for s in (FIRST_SEEN, SEEN_BEFORE)}  # fmt: skip
+        if self.routes:
+            out["routes"] = dict(sorted(self.routes.items()))
         out["slowest"] = [{"document": n, "seconds": round(s, 3), "pages": p}
                           for s, n, p in sorted(self.timings, reverse=True)[:10]]  # fmt: skip
         return out
+
+
+def _routes_line(report: Report) -> str:
+    return "Read by route: " + "; ".join(
+        f"{label} ({n} document{'' if n == 1 else 's'})" for label, n in sorted(report.routes.items())
+    )
 
 
 def _negative_total(result: DocumentResult) -> bool:
@@ -153,6 +168,8 @@ def print_report(report: Report, console: Any, wall: float) -> None:
     o = report.overall()
     console.print(f"Overall: micro {100 * o['micro']:.1f}%, macro {100 * o['macro']:.1f}% "
                   f"over {report.documents} documents in {wall:.1f} s")  # fmt: skip
+    if report.routes:
+        console.print(_routes_line(report))
     if report.negative_totals:
         console.print(f"[red]Negative totals[/red]: {', '.join(report.negative_totals)}")
     slow = sorted(report.timings, reverse=True)[:5]
@@ -204,6 +221,8 @@ def _markdown(report: Report, wall: float) -> str:
         lines += ["", f"{part or 'All'}: micro {100 * o['micro']:.1f}%, macro {100 * o['macro']:.1f}%.", ""]
     o = report.overall()
     lines += [f"Overall: micro {100 * o['micro']:.1f}%, macro {100 * o['macro']:.1f}%.", ""]
+    if report.routes:
+        lines += [_routes_line(report) + ".", ""]
     if report.negative_totals:
         lines += [f"Negative totals: {', '.join(report.negative_totals)}", ""]
     lines += ["![exact match per field](fields.png)", ""]
