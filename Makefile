@@ -131,10 +131,15 @@ bench: install
 bench-statements: install
 	$(PY) benchmarks/bench_statements.py --scans --long-scan --out build/bench-statements.json
 
-# The transformers engine on CPU with a randomly initialised full-size Qwen2-VL-2B (no weights):
-# s/page and tokens/s, fp32 vs int8, constrained vs unconstrained decoding. Takes several minutes.
+# The transformers engine on CPU. First, no model: how many digit words of the development documents
+# stay readable (Tesseract) at each page size the engine may use. Then a randomly initialised
+# full-size Qwen2-VL-2B (no weights), int8: s/page split into vision encoder, prefill and decode,
+# prompt extract-v1 vs extract-v2 and the full page at today's CPU size vs the trimmed page, measured
+# in turns (fastest of two kept). fp32 too: `benchmarks/bench_vlm.py --variants fp32,int8`. Several minutes.
 bench-vlm: install
-	$(PY) benchmarks/bench_vlm.py --out build/bench-vlm.json
+	$(PY) benchmarks/bench_page_size.py --out build/bench-page-size.json
+	$(PY) benchmarks/bench_vlm.py --variants int8 --prompts extract-v1,extract-v2 --pages full@512,trimmed@384 \
+		--rounds 2 --out build/bench-vlm.json
 
 # LoRA training on CPU: steps/s and peak memory of `ledgerlens train` on the tiny test model, then one
 # LoRA step of the full-size Qwen2-VL-2B architecture (random weights, no download). Several minutes.

@@ -138,6 +138,18 @@ def test_instruction_prompt_names_every_field_with_its_format(invoice) -> None:
     assert "2 page(s)" in user[-1]["text"]
 
 
+def test_the_short_prompt_names_every_field_in_fewer_words(invoice) -> None:
+    def user_text(version: str) -> str:
+        return start(load_prompt(version), "qwen2_vl", invoice, 1).messages[-1]["content"][-1]["text"]
+
+    short, long = user_text("extract-v2"), user_text("extract-v1")
+    assert len(short) < 0.75 * len(long)  # every prompt token is prefill time on a CPU
+    for name in invoice.field_kinds:
+        assert name.rpartition(".")[2] in short
+    assert "date (YYYY-MM-DD)" not in short and "YYYY-MM-DD" in short  # said once, in the rules
+    assert "line_items (list of: description, quantity, unit" in short
+
+
 def test_nuextract_prompt_is_a_typed_json_template(invoice) -> None:
     template = json.loads(nuextract_template(invoice))
     assert template["total_amount"] == "number"
@@ -165,7 +177,7 @@ def test_reask_continues_the_conversation_with_the_problems(invoice) -> None:
 
 
 def test_an_unknown_prompt_version_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"unknown prompt version 'v9'; known: extract-v1, nuextract-2"):
+    with pytest.raises(ConfigError, match=r"unknown prompt version 'v9'; known: extract-v1, extract-v2, nuextract-2"):
         load_prompt("v9")
 
 
@@ -266,6 +278,48 @@ def test_page_images_are_sized_in_patch_multiples_within_the_pixel_bounds() -> N
     assert h % 28 == 0 and w % 28 == 0 and h * w <= 512 * 28 * 28
     assert abs(h / w - 2339 / 1654) < 0.05
     assert smart_resize(20, 20, 28, 56 * 56, 10**6) == (56, 56)  # tiny images grow to the minimum
+
+
+def _page_with_print(rows: list[tuple[int, int]], size: tuple[int, int] = (400, 560)):
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", size, (250, 250, 248))  # off-white paper
+    draw = ImageDraw.Draw(img)
+    for top, bottom in rows:
+        draw.rectangle((60, top, 340, bottom), fill=(20, 20, 20))
+    return img
+
+
+def _dark(img) -> int:
+    return sum(1 for v in img.convert("L").getdata() if v < 128)
+
+
+def test_trimming_cuts_blank_paper_and_keeps_every_printed_pixel() -> None:
+    from ledgerlens.pipeline.engines.model.images import BLANK_BAND, trim_blank
+
+    page = _page_with_print([(40, 60), (70, 120), (530, 540)])  # a short invoice and its footer
+    page.putpixel((380, 300), (0, 0, 0))  # a speck of dust in the blank band
+    trimmed = trim_blank(page)
+    assert _dark(trimmed) == _dark(page) - 1  # all print kept; the speck is not print
+    assert trimmed.width < 300 and trimmed.height < 220  # margins cut, the blank band shortened
+    gap = round(BLANK_BAND * page.height)
+    assert trimmed.height >= (60 - 40) + (120 - 70) + (540 - 530) + gap  # short gaps and one band remain
+    blank = _page_with_print([])
+    assert trim_blank(blank) is blank  # nothing printed: the page as it was
+    edge_to_edge = _page_with_print([(0, 559)], size=(400, 560))
+    assert trim_blank(edge_to_edge).height == 560  # no blank band to cut
+
+
+def test_trimmed_pages_give_the_print_more_pixels_for_the_same_budget(tmp_path) -> None:
+    from ledgerlens.pipeline.engines.model.images import page_image
+
+    path = tmp_path / "page.png"
+    _page_with_print([(40, 60), (70, 120), (530, 540)]).save(path)
+    page = Page(0, 400, 560, [], "none", path, 200)
+    full = page_image(page, 28, 56 * 56, 200 * 200, trim=False)
+    trimmed = page_image(page, 28, 56 * 56, 200 * 200)
+    assert full.width * full.height <= 200 * 200 and trimmed.width * trimmed.height <= 200 * 200
+    assert _dark(trimmed) > 2 * _dark(full)  # the same print, drawn larger
 
 
 # ---------------------------------------------------------------- adapters

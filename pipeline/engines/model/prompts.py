@@ -70,14 +70,16 @@ def load_prompt(version: str) -> PromptVersion:
     return prompt
 
 
-def field_list(schema: DocumentSchema) -> str:
+def field_list(schema: DocumentSchema, kinds: bool = True) -> str:
     """`invoice_number, date (YYYY-MM-DD), line_items (list of: description, amount (amount))`;
-    a field the type's card describes carries its description: `po_number (the PO's number)`."""
+    a field the type's card describes carries its description: `po_number (the PO's number)`.
+    Without `kinds` (the `{field_names}` placeholder) the kind hints are left out: the rules
+    and the grammar already say how amounts and dates are written."""
     described = schema.card.prompt_fields
     parts: dict[str, list[str]] = {}
     for path, kind in schema.field_kinds.items():
         head, _, child = path.partition(".")
-        notes = [n for n in (described.get(path), KIND_HINTS.get(kind)) if n]
+        notes = [n for n in (described.get(path), KIND_HINTS.get(kind) if kinds else None) if n]
         label = f"{child or head} ({'; '.join(notes)})" if notes else (child or head)
         if child:
             parts.setdefault(head, []).append(label)
@@ -157,4 +159,5 @@ def _values(prompt: PromptVersion, schema: DocumentSchema, n_images: int) -> dic
         values["template"] = nuextract_template(schema)
     else:
         values["fields"] = field_list(schema)
+        values["field_names"] = field_list(schema, kinds=False)
     return values
