@@ -76,9 +76,9 @@ def render_page(page: Page, total: int) -> str:
     return "\n".join([page_marker(page.index, total), *(page_lines(page) or [NO_TEXT])])
 
 
-def render_pages(pages: list[Page]) -> str:
-    """Every page, each after its marker: the whole document's text in one piece."""
-    total = _total(pages)
+def render_pages(pages: list[Page], total: int = 0) -> str:
+    """The pages, each after its marker ("page N of `total`", by default the last page's number)."""
+    total = total or _total(pages)
     return "\n\n".join(render_page(p, total) for p in pages)
 
 

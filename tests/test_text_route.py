@@ -1,0 +1,221 @@
+"""The text route: text models (NuExtract 1.5, any causal LM) read the pages' layout text.
+
+Tiny random Qwen2 and Phi-3 causal LMs built offline (tests/text_models.py) stand in for
+NuExtract-tiny-v1.5 and NuExtract-1.5: their output is noise, so what is tested is what holds
+whatever the weights: the model's kind picks the route, the NuExtract input is the model card's to
+the character, output is schema-valid through the real pipeline (born-digital and scanned), long
+documents are read in chunks and merged, and a vision model given the words has them in its prompt.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("llguidance")
+
+from ledgerlens.pipeline.check.answers import PIPELINE_CHECKS
+from ledgerlens.pipeline.config import Config, EngineConfig
+from ledgerlens.pipeline.doctypes.schemas import load_schemas
+from ledgerlens.pipeline.engines import create_engine
+from ledgerlens.pipeline.engines.model.prompts import load_prompt, nuextract_template, start
+from ledgerlens.pipeline.engines.transformers.inputs import chat_prompt
+from ledgerlens.pipeline.engines.transformers.registry import load_registry, resolve_model
+from ledgerlens.pipeline.errors import ConfigError
+from ledgerlens.pipeline.read.pagetext import render_pages
+
+pytestmark = pytest.mark.vlm
+
+SMALL = {"max_new_tokens": 120, "max_reasks": 0, "threads": 1}
+
+
+@pytest.fixture(scope="session")
+def text_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from text_models import build_tiny_text_model
+
+    root = tmp_path_factory.mktemp("tiny-text")
+    return {family: build_tiny_text_model(family, root / family) for family in ("qwen2", "phi3")}
+
+
+@pytest.fixture(scope="session")
+def born_digital(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fixtures.generate import generate
+
+    folder = tmp_path_factory.mktemp("text-route-docs")
+    generate(folder, seed=0, scans=True, only=["invoice_en_gb", "invoice_de_2pages"])
+    return folder
+
+
+@pytest.fixture(scope="session")
+def invoice_schema():
+    return load_schemas()["invoice"]
+
+
+def text_engine(model: Path | str, **spec: Any) -> Any:
+    options = {**SMALL, **spec.pop("options", {})}
+    config = Config(engine=EngineConfig(name="transformers", model=str(model), options=options, **spec))
+    return create_engine(config, PIPELINE_CHECKS)
+
+
+def _pages(path: Path) -> list:
+    from ledgerlens.pipeline.config import PipelineOptions
+    from ledgerlens.pipeline.read.load import load_document
+    from ledgerlens.pipeline.read.ocr import read_text
+    from ledgerlens.pipeline.read.rasterize import rasterize
+
+    opts = PipelineOptions()
+    doc = rasterize(load_document(path, opts), opts, path.parent / f"{path.stem}-pages", all_pages=False)
+    return read_text(doc, opts).pages
+
+
+# ---------------------------------------------------------------- registry and prompt
+
+
+def test_text_models_are_in_the_registry_by_kind_and_a_folder_says_its_own():
+    registry = load_registry()
+    tiny, full = registry.models["nuextract-1.5-tiny"], registry.models["nuextract-1.5"]
+    assert (tiny.kind, tiny.hub_id, tiny.family, tiny.license) == ("text", "numind/NuExtract-tiny-v1.5", "qwen2", "MIT")
+    assert (full.kind, full.hub_id, full.family, full.license) == ("text", "numind/NuExtract-1.5", "phi3", "MIT")
+    assert registry.models["qwen2-vl-2b"].kind == "vision"
+    assert registry.vram_gb(full)["int8"] < registry.vram_gb(full)["fp16"]
+
+
+def test_doctor_chooses_a_text_model_when_asked_and_models_list_shows_kinds(capsys) -> None:
+    from ledgerlens.pipeline.engines.transformers.doctor import Gpu, Machine, recommend
+
+    from ledgerlens.cli import main
+
+    registry = load_registry()
+    cpu = Machine([], 2, 2, 23.0, 22.0, "2.13.0")
+    assert recommend(cpu, registry).model == "qwen2-vl-2b"  # a vision model unless text is asked for
+    text = recommend(cpu, registry, "text")
+    assert (text.model, text.quant, text.device) == ("nuextract-1.5-tiny", "int8", "cpu")
+    gpu = Machine([Gpu(0, "GPU", 24.0, 24.0)], 8, 16, 64.0, 60.0, "2.13.0")
+    assert (recommend(gpu, registry, "text").model, recommend(gpu, registry, "text").quant) == ("nuextract-1.5", "none")
+    assert main(["doctor", "--kind", "text"]) == 0
+    assert "nuextract-1.5-tiny" in capsys.readouterr().out
+    assert main(["models", "list"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "nuextract-1.5-t" in line]
+    assert rows and "text" in rows[0] and "qwen2" in rows[0]
+
+
+def test_a_model_folder_of_a_causal_lm_is_a_text_model(text_models) -> None:
+    resolved = resolve_model(str(text_models["qwen2"]))
+    assert (resolved.kind, resolved.auto_class) == ("text", "AutoModelForCausalLM")
+
+
+def test_the_nuextract_input_is_the_model_cards_exactly(invoice_schema) -> None:
+    """The card's `predict_NuExtract`: the template dumped with indent=4, then the text, then the marker."""
+    prompt = load_prompt("nuextract-1.5")
+    text = "--- page 1 of 1 ---\nInvoice No.: INV-1\nTotal  12.50 EUR"
+    conversation = start(prompt, "phi3", invoice_schema, 1, words=text, plain=True)
+    template = json.loads(nuextract_template(invoice_schema, "empty"))
+    card = f"""<|input|>\n### Template:\n{json.dumps(template, indent=4)}\n### Text:\n{text}\n\n<|output|>"""
+    assert chat_prompt(None, conversation) == card
+    assert card.startswith('<|input|>\n### Template:\n{\n    "')
+    # NuExtract 1.5 templates: every value an empty string, a list holds one item template.
+    assert template["total_amount"] == "" and template["invoice_number"] == ""
+    assert isinstance(template["line_items"], list) and len(template["line_items"]) == 1
+    assert all(v == "" for v in template["line_items"][0].values())
+
+
+def test_a_text_model_with_a_prompt_for_images_is_refused(text_models) -> None:
+    with pytest.raises(ConfigError, match=r"does not suit .* a text model"):
+        text_engine(text_models["qwen2"], prompt_version="extract-v1")
+
+
+def test_a_registry_text_model_missing_from_the_cache_names_the_pull_command(tmp_path, monkeypatch) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"NuExtract-tiny-v1.5.*ledgerlens models pull nuextract-1.5-tiny"):
+        text_engine("nuextract-1.5-tiny")
+
+
+# ---------------------------------------------------------------- reading
+
+
+@pytest.mark.parametrize(("family", "prompt"), [("qwen2", ""), ("phi3", "nuextract-1.5")])
+def test_a_text_model_reads_the_words_into_schema_valid_data(text_models, born_digital, invoice_schema, family, prompt):
+    engine = text_engine(text_models[family], prompt_version=prompt, options={"max_reasks": 1})
+    assert engine.needs_images is False  # pages are rasterized only where OCR needs them
+    pages = _pages(born_digital / "invoice_en_gb.pdf")
+    out = engine.extract(pages, "invoice", invoice_schema)
+    assert invoice_schema.errors(out.data) == []
+    info = out.model_info
+    assert (info["kind"], info["reads"]) == ("text", "words")
+    assert info["prompt_version"] == (prompt or "extract-text-v1")
+    assert info["document"]["text_chunks"] == [{"pages": [1], "tokens": info["document"]["text_chunks"][0]["tokens"]}]
+    assert info["document"]["attempts"][0]["new_tokens"] > 0
+    assert info["document"]["prompt_tokens"] > info["document"]["text_chunks"][0]["tokens"]
+    for key, ev in out.field_evidence.items():  # confidence from the log-probabilities, grounding on the words
+        assert 0.0 <= ev.confidence <= 1.0 and key in out.data
+    flagged = {i.field for i in out.issues if i.code == "not_on_page"}
+    for key in ("total_amount", "date", "iban", "invoice_number"):
+        if key in out.data:
+            assert key in flagged  # random values are printed nowhere
+
+
+def test_a_long_document_is_read_in_chunks_and_merged(text_models, born_digital, invoice_schema) -> None:
+    pages = _pages(born_digital / "invoice_de_2pages.pdf")
+    engine = text_engine(text_models["phi3"], prompt_version="nuextract-1.5", options={"max_context_tokens": 2600})
+    out = engine.extract(pages, "invoice", invoice_schema)
+    doc = out.model_info["document"]
+    chunks = doc["text_chunks"]
+    assert len(chunks) >= 2 and chunks[0]["pages"][0] == 1 and chunks[-1]["pages"][-1] == 2
+    assert len(doc["conversations"]) == len(chunks)  # one reading per chunk, merged into one answer
+    assert invoice_schema.errors(out.data) == []
+    assert all(a["prompt_tokens"] <= 2600 - 120 for a in doc["attempts"])  # each fits the context
+
+
+def test_the_pipeline_reads_born_digital_and_scanned_invoices_with_a_text_model(text_models, born_digital) -> None:
+    from ledgerlens.pipeline.chain import Context, process_file
+
+    engine = EngineConfig(
+        name="transformers", model=str(text_models["phi3"]), prompt_version="nuextract-1.5", options=SMALL
+    )
+    config = Config(engine=engine)
+    ctx = Context.create(config, scratch=born_digital)
+    schema = ctx.schemas["invoice"]
+    for name, source in (("invoice_en_gb.pdf", "text_layer"), ("invoice_en_gb.scan.png", "ocr")):
+        result = process_file(born_digital / name, ctx)
+        assert result.doc_type == "invoice" and str(result.status) == "needs_review"  # random weights: never ok
+        assert result.data and schema.errors(result.data) == []
+        info = result.provenance["engine"]
+        assert (info["kind"], info["reads"]) == ("text", "words")
+        assert info["document"]["text_chunks"][0]["tokens"] > 100  # the words were read (text layer or OCR)
+        assert result.provenance["pages"][0]["text_source"] == source
+
+
+# ---------------------------------------------------------------- a vision model given the words
+
+
+def test_words_true_puts_the_layout_text_in_a_vision_models_prompt(born_digital, invoice_schema) -> None:
+    pages = _pages(born_digital / "invoice_en_gb.pdf")
+    words = render_pages(pages)
+    for version in ("extract-v1", "nuextract-2"):
+        prompt = load_prompt(version)
+        plain = start(prompt, "qwen2_vl", invoice_schema, 1)
+        hybrid = start(prompt, "qwen2_vl", invoice_schema, 1, words=words)
+        text = "\n".join(
+            part["text"]
+            for m in hybrid.messages
+            if isinstance(m["content"], list)
+            for part in m["content"]
+            if part["type"] == "text"
+        )
+        assert "INV-2025-0650" in text and "--- page 1 of 1 ---" in text
+        assert [p for m in hybrid.messages for p in m["content"] if isinstance(p, dict) and p["type"] == "image"]
+        # The version's own text is unchanged: the words come after it.
+        before = "\n".join(
+            p["text"]
+            for m in plain.messages
+            if isinstance(m["content"], list)
+            for p in m["content"]
+            if p["type"] == "text"
+        )
+        assert text.startswith(before)
