@@ -61,14 +61,15 @@ def text_engine(model: Path | str, **spec: Any) -> Any:
     return create_engine(config, PIPELINE_CHECKS)
 
 
-def _pages(path: Path) -> list:
+def _pages(path: Path, images: bool = False) -> list:
     from ledgerlens.pipeline.config import PipelineOptions
     from ledgerlens.pipeline.read.load import load_document
     from ledgerlens.pipeline.read.ocr import read_text
     from ledgerlens.pipeline.read.rasterize import rasterize
 
     opts = PipelineOptions()
-    doc = rasterize(load_document(path, opts), opts, path.parent / f"{path.stem}-pages", all_pages=False)
+    work = path.parent / f"{path.stem}-pages{'-all' if images else ''}"
+    doc = rasterize(load_document(path, opts), opts, work, all_pages=images)
     return read_text(doc, opts).pages
 
 
@@ -219,3 +220,85 @@ def test_words_true_puts_the_layout_text_in_a_vision_models_prompt(born_digital,
             if p["type"] == "text"
         )
         assert text.startswith(before)
+
+
+def test_the_transformers_engine_with_words_true_gives_a_vision_model_the_words(born_digital, invoice_schema, tmp_path):
+    from ledgerlens.pipeline.engines.transformers.inputs import chat_prompt as rendered
+    from vlm_models import build_tiny_model
+
+    folder = build_tiny_model("qwen2_vl", tmp_path / "qwen2_vl")
+    pages = _pages(born_digital / "invoice_en_gb.pdf", images=True)
+    options = {**SMALL, "max_pixels": 448 * 448, "max_new_tokens": 32}
+    plain, hybrid = (text_engine(folder, options={**options, "words": w}) for w in (False, True))
+    seen: list[str] = []
+    prepare = hybrid.generator.prepare
+    hybrid.generator.prepare = lambda conv, images: (
+        seen.append(rendered(hybrid.loaded.processor, conv)) or prepare(conv, images)
+    )
+    out = hybrid.extract(pages, "invoice", invoice_schema)
+    assert "INV-2025-0650" in seen[0] and "<|image_pad|>" in seen[0]  # the words beside the image
+    assert out.model_info["reads"] == "images+words" and plain.describe()["reads"] == "images"
+    assert invoice_schema.errors(out.data) == []
+    without = plain.extract(pages, "invoice", invoice_schema).model_info["document"]["prompt_tokens"]
+    assert out.model_info["document"]["prompt_tokens"] > without + 500
+
+
+# ---------------------------------------------------------------- a text model behind a server
+
+
+def _server_engine(server: Any, model: str, **options: Any) -> Any:
+    options = {"base_url": server.base_url, "backoff_s": 0.05, "timeout_s": 5.0, **options}
+    return create_engine(
+        Config(engine=EngineConfig(name="openai", model=model, **options.pop("spec", {}), options=options)),
+        PIPELINE_CHECKS,
+    )
+
+
+def test_openai_text_mode_sends_the_words_instead_of_images(born_digital, invoice_schema) -> None:
+    from openai_server import FakeModelServer, Reply, completion
+
+    pages = _pages(born_digital / "invoice_en_gb.pdf")
+    truth = json.loads((born_digital / "invoice_en_gb.gt.json").read_text())["fields_normalized"]
+    answer = json.dumps({k: truth[k] for k in ("invoice_number", "date", "total_amount", "iban", "vendor_name")})
+    with FakeModelServer(lambda path, body: Reply(200, completion(answer))) as server:
+        engine = _server_engine(server, "qwen2.5:7b", input="text")
+        assert engine.needs_images is False
+        out = engine.extract(pages, "invoice", invoice_schema)
+    (request,) = server.posts()
+    sent = json.dumps(request.body["messages"])
+    assert "image_url" not in sent and "base64" not in sent
+    user = request.body["messages"][-1]["content"][0]["text"]
+    assert "--- page 1 of 1 ---" in user and "INV-2025-0650" in user and "Amount Due" in user
+    assert request.body["response_format"]["json_schema"]["name"] == "invoice"  # still schema-constrained
+    for key in ("invoice_number", "date", "total_amount", "iban"):
+        assert out.data[key] == truth[key] and out.field_evidence[key].source == "model+page"  # grounded on the words
+    assert out.model_info["reads"] == "words" and out.model_info["prompt_version"] == "extract-text-v1"
+    assert out.model_info["document"]["text_chunks"][0]["pages"] == [1]
+
+
+def test_ollama_nuextract_gets_the_model_cards_input_as_its_message(born_digital, invoice_schema) -> None:
+    from openai_server import FakeModelServer, Reply
+
+    pages = _pages(born_digital / "invoice_en_gb.pdf")
+    answer = {"message": {"role": "assistant", "content": '{"invoice_number": "INV-2025-0650"}'}, "done_reason": "stop"}
+    with FakeModelServer(lambda path, body: Reply(200, answer)) as server:
+        engine = _server_engine(
+            server, "nuextract", preset="ollama", input="text", spec={"prompt_version": "nuextract-1.5"}
+        )
+        out = engine.extract(pages, "invoice", invoice_schema)
+    (request,) = server.posts()
+    assert request.path == "/api/chat"
+    (message,) = request.body["messages"]
+    assert message["content"].startswith("<|input|>\n### Template:\n{") and message["content"].endswith(
+        "\n\n<|output|>"
+    )
+    assert "INV-2025-0650" in message["content"] and "images" not in message
+    assert out.data["invoice_number"] == "INV-2025-0650"
+
+
+def test_a_text_prompt_for_an_images_server_is_refused(invoice_schema) -> None:
+    with pytest.raises(ConfigError, match=r'does not suit input = "images"'):
+        create_engine(
+            Config(engine=EngineConfig(name="openai", model="m", prompt_version="nuextract-1.5", options={})),
+            PIPELINE_CHECKS,
+        )

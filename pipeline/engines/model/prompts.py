@@ -196,6 +196,8 @@ def start(
     messages: list[dict[str, Any]] = []
     if prompt.system:
         messages.append({"role": "system", "content": prompt.system})
+    if prompt.reads_text:  # the pages are in the text: no image goes with it (n_images only counts them)
+        n_images = 0
     if plain:
         messages.append({"role": "user", "content": text})
     elif family == "phi3_v":

@@ -12,7 +12,7 @@ import json
 import struct
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ PRECISIONS = ("fp16", "int8", "int4")
 KINDS = ("vision", "text")  # what a model reads: page images, or the pages' words (the layout text)
 # model_type of the vision-language families; any other model folder is read as a text causal LM.
 VISION_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "phi3_v", "phi4_multimodal")
+VISION_CONFIG_KEYS = {"vision_config", "vision_tower", "image_token_id", "embd_layer"}  # a config with a vision part
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "model*.bin")
 FINGERPRINT_SAMPLES = 16  # blocks read from each weight file
 FINGERPRINT_BLOCK = 1 << 16
@@ -105,12 +106,19 @@ class ResolvedModel:
     def trust_remote_code(self) -> bool:
         return bool(self.entry and self.entry.trust_remote_code) or self.family == "phi3_v"
 
-    @property
+    @cached_property
     def kind(self) -> str:
-        """vision | text: the registry's word, else the folder's model type (a VLM family, or a causal LM)."""
+        """vision | text: the registry's word, else the folder's config (a VLM family or a vision
+        tower in it: vision; any other model: a text causal LM)."""
         if self.entry is not None:
             return self.entry.kind
-        return "vision" if self.family in VISION_FAMILIES else "text"
+        if self.family in VISION_FAMILIES:
+            return "vision"
+        try:
+            config = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            config = {}
+        return "vision" if VISION_CONFIG_KEYS & set(config) else "text"
 
     @property
     def auto_class(self) -> str:
