@@ -302,3 +302,38 @@ def test_a_text_prompt_for_an_images_server_is_refused(invoice_schema) -> None:
             Config(engine=EngineConfig(name="openai", model="m", prompt_version="nuextract-1.5", options={})),
             PIPELINE_CHECKS,
         )
+
+
+# ---------------------------------------------------------------- training a text model
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prompt", ["", "nuextract-1.5"])
+def test_train_fits_a_lora_on_a_text_model_from_the_same_examples(born_digital, tmp_path, prompt) -> None:
+    """The examples `train` takes for a vision model (a document + its labels) train a text model:
+    the sample is the words as the engine reads them, followed by the answer; the loss goes down."""
+    import shutil
+
+    from ledgerlens.pipeline.config import PipelineOptions
+    from ledgerlens.pipeline.train.request import TrainRequest
+    from ledgerlens.pipeline.train.run import train
+    from text_models import build_tiny_text_model
+
+    base = build_tiny_text_model("qwen2", tmp_path / "qwen2", head_scale=25)
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    truth = json.loads((born_digital / "invoice_en_gb.gt.json").read_text())["fields_normalized"]
+    shutil.copy(born_digital / "invoice_en_gb.pdf", examples / "invoice_en_gb.pdf")
+    fields = {k: truth[k] for k in ("invoice_number", "date", "total_amount")}
+    label = {"schema": "ledgerlens-example/1", "doc_type": "invoice", "fields": fields}
+    (examples / "invoice_en_gb.pdf.json").write_text(json.dumps(label), encoding="utf-8")
+    options = {"max_new_tokens": 96, "max_reasks": 0, "threads": 2}
+    engine = EngineConfig(model=str(base), prompt_version=prompt, options=options)
+    config = Config(pipeline=PipelineOptions(dpi=100, second_ocr="none"), engine=engine)
+    request = TrainRequest(examples=(examples,), out=tmp_path / "adapter", epochs=4, lr=0.004, dropout=0.0,
+                           grad_accum=1, validation_split=0.0, force=True)  # fmt: skip
+    outcome = train(request, config, load_schemas(), say=lambda s: None)
+    record = outcome.record
+    assert outcome.complete and record["loss"]["last"] < record["loss"]["first"] * 0.8
+    assert record["base_model"]["family"] == "qwen2" and record["prompt_version"] == (prompt or "extract-text-v1")
+    assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()

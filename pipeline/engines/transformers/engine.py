@@ -27,6 +27,7 @@ from ledgerlens.pipeline.engines.model.prompts import Conversation, PromptVersio
 from ledgerlens.pipeline.engines.model.reading import Reading, read_with_reasks, reading_output
 from ledgerlens.pipeline.engines.transformers.adapters import Adapter, AdapterRules, AdapterSet, check_folder
 from ledgerlens.pipeline.engines.transformers.generate import Generator
+from ledgerlens.pipeline.engines.transformers.inputs import chat_prompt
 from ledgerlens.pipeline.engines.transformers.loading import LoadedModel, load, require_extra
 from ledgerlens.pipeline.engines.transformers.options import TransformersOptions
 from ledgerlens.pipeline.engines.transformers.quantize import quantize_dynamic_int8
@@ -63,6 +64,29 @@ def plan_conversations(
     if need <= limit or len(images) == 1:
         return [list(range(len(images)))]
     return [[i] for i in range(len(images))]
+
+
+def text_chunks(
+    processor: Any,
+    prompt: PromptVersion,
+    resolved: ResolvedModel,
+    options: TransformersOptions,
+    schema: DocumentSchema,
+    pages: list[Page],
+) -> list[TextChunk]:
+    """A text model's plan: the pages' layout text in chunks that each fit one conversation, the
+    context less the prompt around the text and the answers (with their re-asks, which for a
+    prompt that is not a chat repeat the text). Training learns from documents read in one chunk."""
+    tokenizer = getattr(processor, "tokenizer", processor)
+
+    def count(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    limit = options.max_context_tokens or (resolved.entry.context_tokens if resolved.entry else 32768)
+    empty = start(prompt, resolved.family, schema, len(pages), words="", plain=True)
+    around = len(tokenizer(chat_prompt(processor, empty))["input_ids"])
+    answers = options.max_new_tokens * (1 + options.max_reasks)
+    return chunk_pages(pages, max(MIN_TEXT_BUDGET, limit - around - answers), count)
 
 
 def load_once(
@@ -232,7 +256,7 @@ class TransformersEngine:
         self, pages: list[Page], doc_type: str, schema: DocumentSchema, adapter: Adapter | None, started: float
     ) -> EngineOutput:
         """The text route: the pages' layout text in chunks that fit the context, one reading each."""
-        chunks = chunk_pages(pages, self._text_budget(schema, len(pages)), self._count_tokens)
+        chunks = text_chunks(self.loaded.processor, self.prompt, self.resolved, self.options, schema, pages)
         prepared = time.perf_counter()
         readings = [self._read_text(chunk, len(pages), doc_type, schema, adapter) for chunk in chunks]
         info = dict(self.describe())
@@ -256,16 +280,6 @@ class TransformersEngine:
 
     def _count_tokens(self, text: str) -> int:
         return len(self.loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def _text_budget(self, schema: DocumentSchema, n_pages: int) -> int:
-        """Tokens of page text one conversation can hold: the context less the prompt around the
-        text and the answers (with their re-asks, which for a prompt that is not a chat repeat it)."""
-        entry = self.resolved.entry
-        limit = self.options.max_context_tokens or (entry.context_tokens if entry else 32768)
-        empty = start(self.prompt, self.resolved.family, schema, n_pages, words="", plain=True)
-        around = self.generator.prepare(empty, [])["input_ids"].shape[1]
-        answers = self.options.max_new_tokens * (1 + self.options.max_reasks)
-        return max(MIN_TEXT_BUDGET, limit - around - answers)
 
     def _read_text(
         self, chunk: TextChunk, n_pages: int, doc_type: str, schema: DocumentSchema, adapter: Adapter | None
