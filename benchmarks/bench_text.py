@@ -242,19 +242,24 @@ def main() -> int:
         if "qwen2-vl-2b" in models:
             rows.append(vlm_row(page, threads))
     report["results"] = rows
-    report["summary"] = {
-        "s_per_page": {r["variant"]: r["s_per_page"] for r in rows},
-        "s_per_page_constrained": {r["variant"]: r["s_per_page_constrained"] for r in rows},
-        "prompt_tokens": {r["variant"]: r["prompt_tokens"] for r in rows},
-        "decode_tok_s": {r["variant"]: r["decode_tok_s"] for r in rows},
-        "rss_gb": {r["variant"]: r["rss_gb"] for r in rows},
-        "load_average_end": os.getloadavg(),
-    }
+    report["load_average_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
-    print(json.dumps(report["summary"], indent=2))
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(table(rows))
+    print(f"load average {report['load_average_start']} at the start, {report['load_average_end']} at the end")
     print(f"report: {args.out}")
     return 0
+
+
+COLUMNS = ("variant", "prompt_tokens", "ttft_s", "decode_tok_s", "s_per_page", "grammar_ms_per_token",
+           "s_per_page_constrained", "rss_gb")  # fmt: skip
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The results as the README's markdown table."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(str(r[c]) for c in COLUMNS) + " |" for r in rows]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -202,24 +202,16 @@ def test_words_true_puts_the_layout_text_in_a_vision_models_prompt(born_digital,
         prompt = load_prompt(version)
         plain = start(prompt, "qwen2_vl", invoice_schema, 1)
         hybrid = start(prompt, "qwen2_vl", invoice_schema, 1, words=words)
-        text = "\n".join(
-            part["text"]
-            for m in hybrid.messages
-            if isinstance(m["content"], list)
-            for part in m["content"]
-            if part["type"] == "text"
-        )
+        text = _texts(hybrid)
         assert "INV-2025-0650" in text and "--- page 1 of 1 ---" in text
         assert [p for m in hybrid.messages for p in m["content"] if isinstance(p, dict) and p["type"] == "image"]
-        # The version's own text is unchanged: the words come after it.
-        before = "\n".join(
-            p["text"]
-            for m in plain.messages
-            if isinstance(m["content"], list)
-            for p in m["content"]
-            if p["type"] == "text"
-        )
+        before = _texts(plain)  # the version's own text is unchanged: the words come after it
         assert text.startswith(before)
+
+
+def _texts(conversation: Any) -> str:
+    parts = [p for m in conversation.messages if isinstance(m["content"], list) for p in m["content"]]
+    return "\n".join(p["text"] for p in parts if p["type"] == "text")
 
 
 def test_the_transformers_engine_with_words_true_gives_a_vision_model_the_words(born_digital, invoice_schema, tmp_path):

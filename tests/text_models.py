@@ -24,22 +24,13 @@ CORPUS = [
 ] * 50
 
 
-def build_tokenizer(vocab_size: int = 512):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+def build_tokenizer():
+    """The vlm tests' tokenizer recipe with the chat and NuExtract markers, and a chat template."""
+    from vlm_models import build_tokenizer as bpe
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tok.train_from_iterator(CORPUS, trainer=trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", model_max_length=8192
-    )
-    fast.chat_template = CHAT_TEMPLATE
-    return fast
+    tok = bpe(specials=SPECIALS, corpus=CORPUS)
+    tok.chat_template = CHAT_TEMPLATE
+    return tok
 
 
 def build_tiny_text_model(family: str, folder: Path, *, head_scale: float = 1.0) -> Path:

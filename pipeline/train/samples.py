@@ -90,7 +90,9 @@ def read_samples(examples: list[Example], reader: Reader, work: Path) -> tuple[l
                     "reads it in parts; the labels are the whole document's: left out"
                 )
                 continue
-            conversation = start(reader.prompt, reader.resolved.family, schema, len(doc.pages), chunks[0].text, True)
+            conversation = start(
+                reader.prompt, reader.resolved.family, schema, len(doc.pages), words=chunks[0].text, plain=True
+            )
             samples.append(Sample(example, doc.pages, schema, conversation, answer))
             continue
         if len(plan_conversations(images, reader.factor, reader.options, reader.resolved)) > 1:

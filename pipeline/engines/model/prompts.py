@@ -173,6 +173,7 @@ def start(
     family: str,
     schema: DocumentSchema,
     n_images: int,
+    *,
     words: str | None = None,
     plain: bool = False,
 ) -> Conversation:

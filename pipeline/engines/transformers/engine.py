@@ -230,46 +230,28 @@ class TransformersEngine:
     ) -> EngineOutput:
         started = time.perf_counter()
         adapter = self.adapters.activate(self.rules.choose(doc_type, "\n".join(p.text for p in pages)))
-        if self.reads_text:
-            return self._extract_text(pages, doc_type, schema, adapter, started)
-        images = [page_image(p, self.factor, self.options.min_pixels, self.options.max_pixels) for p in pages]
-        prepared = time.perf_counter()
-        readings = [self._read(chunk, images, pages, doc_type, schema, adapter) for chunk in self._plan(images)]
+        if self.reads_text:  # the text route: the layout text in chunks that fit the context, one reading each
+            chunks = text_chunks(self.loaded.processor, self.prompt, self.resolved, self.options, schema, pages)
+            prepared = {"prepare_text": time.perf_counter() - started}
+            readings = [self._read_text(chunk, doc_type, schema, adapter) for chunk in chunks]
+            document: dict[str, Any] = {
+                "text_chunks": [
+                    {"pages": [p + 1 for p in c.pages], "tokens": self._count_tokens(c.text)} for c in chunks
+                ]
+            }
+        else:
+            images = [page_image(p, self.factor, self.options.min_pixels, self.options.max_pixels) for p in pages]
+            prepared = {"prepare_images": time.perf_counter() - started}
+            readings = [self._read(chunk, images, pages, doc_type, schema, adapter) for chunk in self._plan(images)]
+            document = {"visual_tokens": [visual_tokens(img, self.factor) for img in images]}
         info = dict(self.describe())
-        info["document"] = {
-            "adapter": adapter.to_dict() if adapter else None,
-            "visual_tokens": [visual_tokens(img, self.factor) for img in images],
-        }
+        info["document"] = {"adapter": adapter.to_dict() if adapter else None, **document}
         out = reading_output(
             readings,
             schema,
             pages,
             info,
-            {"prepare_images": prepared - started},
-            lambda r: field_confidence(cast(Generation, r.generation)),
-            self.checks,
-        )
-        out.timings["total"] = time.perf_counter() - started
-        return out
-
-    def _extract_text(
-        self, pages: list[Page], doc_type: str, schema: DocumentSchema, adapter: Adapter | None, started: float
-    ) -> EngineOutput:
-        """The text route: the pages' layout text in chunks that fit the context, one reading each."""
-        chunks = text_chunks(self.loaded.processor, self.prompt, self.resolved, self.options, schema, pages)
-        prepared = time.perf_counter()
-        readings = [self._read_text(chunk, len(pages), doc_type, schema, adapter) for chunk in chunks]
-        info = dict(self.describe())
-        info["document"] = {
-            "adapter": adapter.to_dict() if adapter else None,
-            "text_chunks": [{"pages": [p + 1 for p in c.pages], "tokens": self._count_tokens(c.text)} for c in chunks],
-        }
-        out = reading_output(
-            readings,
-            schema,
-            pages,
-            info,
-            {"prepare_text": prepared - started},
+            prepared,
             lambda r: field_confidence(cast(Generation, r.generation)),
             self.checks,
         )
@@ -281,9 +263,7 @@ class TransformersEngine:
     def _count_tokens(self, text: str) -> int:
         return len(self.loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _read_text(
-        self, chunk: TextChunk, n_pages: int, doc_type: str, schema: DocumentSchema, adapter: Adapter | None
-    ) -> Reading:
+    def _read_text(self, chunk: TextChunk, doc_type: str, schema: DocumentSchema, adapter: Adapter | None) -> Reading:
         conversation = start(self.prompt, self.resolved.family, schema, len(chunk.pages), words=chunk.text, plain=True)
         return self._reading(chunk.pages, conversation, [], doc_type, schema, adapter)
 
