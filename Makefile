@@ -10,7 +10,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 DEMO := build/demo
 
-.PHONY: install apt apt-test venv demo test test-fast lint recordings ui eval eval-dev eval-dev-learn bench bench-statements bench-vlm bench-train bench-scale bench-review bench-memory clean
+.PHONY: install apt apt-test venv demo test test-fast lint recordings ui eval eval-dev eval-dev-learn bench bench-statements bench-vlm bench-text bench-train bench-scale bench-review bench-memory clean
 
 install: apt venv
 
@@ -140,6 +140,12 @@ bench-vlm: install
 	$(PY) benchmarks/bench_page_size.py --out build/bench-page-size.json
 	$(PY) benchmarks/bench_vlm.py --variants int8 --prompts extract-v1,extract-v2 --pages full@512,trimmed@384 \
 		--rounds 2 --out build/bench-vlm.json
+
+# The text route on this CPU: NuExtract-tiny-v1.5 (Qwen2.5-0.5B) fp32 and int8 and NuExtract-1.5
+# (Phi-3.5-mini) int8 reading an A4 page's words, beside Qwen2-VL-2B int8 reading its image; random
+# weights, no download; constrained decoding timed. ~10 minutes, ~9 GB of RAM at its peak.
+bench-text: install
+	$(PY) benchmarks/bench_text.py --out build/bench-text.json
 
 # LoRA training on CPU: steps/s and peak memory of `ledgerlens train` on the tiny test model, then one
 # LoRA step of the full-size Qwen2-VL-2B architecture (random weights, no download). Several minutes.

@@ -162,6 +162,8 @@ class VisionClock:
     def __init__(self, visual: Any) -> None:
         self.seconds = self.cpu_seconds = 0.0
         self._start = (0.0, 0.0)
+        if visual is None:  # a text model: no encoder, zero seconds
+            return
         visual.register_forward_pre_hook(self._before)
         visual.register_forward_hook(self._after)
 
@@ -216,9 +218,10 @@ def measure(
     image: Any,
     schema: dict[str, Any],
     n: int,
-    vision: VisionClock,
+    vision: VisionClock | None = None,
     answer_too: bool = True,
 ) -> dict[str, Any]:
+    """One page's timings; `vision` times the vision encoder (None: a text model, no encoder)."""
     import torch
     from ledgerlens.pipeline.engines.model.decode import parse_json
     from transformers import LogitsProcessorList
@@ -228,6 +231,8 @@ def measure(
     preprocess = time.perf_counter() - t0
     visual = int((inputs["input_ids"] == gen.loaded.model.config.image_token_id).sum())
     clock = Clock()
+    if vision is None:
+        vision = VisionClock(None)
     vision.seconds = vision.cpu_seconds = 0.0
     with torch.inference_mode():
         t0, cpu0 = now()

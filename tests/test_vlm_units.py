@@ -177,7 +177,8 @@ def test_reask_continues_the_conversation_with_the_problems(invoice) -> None:
 
 
 def test_an_unknown_prompt_version_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"unknown prompt version 'v9'; known: extract-v1, extract-v2, nuextract-2"):
+    known = r"known: extract-text-v1, extract-v1, extract-v2, nuextract-1\.5, nuextract-2"
+    with pytest.raises(ConfigError, match=rf"unknown prompt version 'v9'; {known}"):
         load_prompt("v9")
 
 

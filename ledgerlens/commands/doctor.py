@@ -31,14 +31,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         con.print(f"note: {note}")
     budget = max((g.free_gb for g in machine.gpus), default=0.0) * 0.9
     table = Table(title="Registry (VRAM estimates in GB; * fits the GPU's free memory)")
-    for col in ("id", "params", "fp16", "int8", "int4", "license"):
+    for col in ("id", "kind", "params", "fp16", "int8", "int4", "license"):
         table.add_column(col)
     for entry in registry.models.values():
         vram = registry.vram_gb(entry)
         cells = [f"{vram[p]:.1f}{' *' if machine.gpus and vram[p] <= budget else ''}" for p in ("fp16", "int8", "int4")]
-        table.add_row(entry.id, f"{entry.params_b:.2f} B", *cells, entry.license)
+        table.add_row(entry.id, entry.kind, f"{entry.params_b:.2f} B", *cells, entry.license)
     con.print(table)
-    rec = recommend(machine, registry)
+    rec = recommend(machine, registry, args.kind)
     con.print(
         f"[bold]Recommended:[/bold] engine {rec.engine}"
         + (f", model {rec.model}, quant {rec.quant}" if rec.model else "")
@@ -52,4 +52,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     s = sub.add_parser("doctor", help="what this machine can run: GPU/VRAM, cores, RAM -> recommended model")
+    s.add_argument(
+        "--kind",
+        choices=("vision", "text"),
+        default="vision",
+        help="recommend a vision model (reads page images; the default) or a text model (reads the pages' words)",
+    )
     s.set_defaults(func=cmd_doctor)

@@ -1,4 +1,4 @@
-"""`ledgerlens models list|pull`: the vision-language model registry, and fetching a model."""
+"""`ledgerlens models list|pull`: the model registry (vision and text models), and fetching a model."""
 
 from __future__ import annotations
 
@@ -15,14 +15,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     from ledgerlens.pipeline.engines.transformers.registry import load_registry
 
     registry = load_registry()
-    table = Table(title="Vision-language models (VRAM: estimate, params x bytes + overhead)")
-    for col in ("id", "hub id", "family", "params", "license", "fp16 GB", "int8 GB", "int4 GB", "prompt"):
+    table = Table(title="Models (kind: vision reads page images, text reads the pages' words; VRAM: estimate)")
+    for col in ("id", "hub id", "kind", "family", "params", "license", "fp16 GB", "int8 GB", "int4 GB", "prompt"):
         table.add_column(col, justify="right" if "GB" in col or col == "params" else "left")
     for entry in registry.models.values():
         vram = registry.vram_gb(entry)
         table.add_row(
             entry.id,
             entry.hub_id,
+            entry.kind,
             entry.family,
             f"{entry.params_b:.2f} B",
             entry.license,
@@ -49,7 +50,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    s = sub.add_parser("models", help="vision-language models: list the registry, pull one into the HF cache")
+    s = sub.add_parser("models", help="models (vision and text): list the registry, pull one into the HF cache")
     actions = s.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="registry ids, hub ids, parameters, license, VRAM per precision")
     listing.set_defaults(func=cmd_list)

@@ -102,7 +102,8 @@ def prepare(request: TrainRequest, config: Config, schemas: dict[str, DocumentSc
             "worth having. Review more documents, or pass --force to train on these (e.g. to try the set-up)"
         )
     processor = load_processor(resolved, options, resolved.trust_remote_code or options.trust_remote_code)
-    reader = Reader(resolved, options, prompt, schemas, config.pipeline, image_factor(processor))
+    factor = 0 if resolved.kind == "text" else image_factor(processor)
+    reader = Reader(resolved, options, prompt, schemas, config.pipeline, factor, processor)
     samples, left_out = read_samples(examples, reader, work)
     train_set, validation = split(samples, request.validation_split, request.seed)
     if not train_set:

@@ -7,6 +7,9 @@ images (load, rasterize every page); pages become images through the engine's ow
 them in one conversation (`engine.plan_conversations`); the answer is `constrain.canonical_answer`
 of the labels, which the schema's grammar is checked to allow token by token. A document the
 engine would read page by page is left out (its labels are the document's, not a page's).
+A text model's example is read as the engine reads it too: the text layer or OCR of the pages
+(`read_text`), their layout text in the engine's chunks (`engine.text_chunks`); a document that
+needs more than one chunk is left out.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from ledgerlens.pipeline.doctypes.schemas import DocumentSchema
 from ledgerlens.pipeline.engines.model.constrain import JsonGrammar, canonical_answer, model_schema
 from ledgerlens.pipeline.engines.model.images import page_image
 from ledgerlens.pipeline.engines.model.prompts import Conversation, PromptVersion, start
-from ledgerlens.pipeline.engines.transformers.engine import plan_conversations
+from ledgerlens.pipeline.engines.transformers.engine import plan_conversations, text_chunks
 from ledgerlens.pipeline.engines.transformers.inputs import answer_ids, chat_prompt
 from ledgerlens.pipeline.engines.transformers.options import TransformersOptions
 from ledgerlens.pipeline.engines.transformers.registry import ResolvedModel
 from ledgerlens.pipeline.errors import DocumentError
 from ledgerlens.pipeline.read.load import load_document
+from ledgerlens.pipeline.read.ocr import read_text
 from ledgerlens.pipeline.read.rasterize import rasterize
 from ledgerlens.pipeline.train.examples import Example, fail
 from ledgerlens.pipeline.types import Page
@@ -40,9 +44,16 @@ class Reader:
     prompt: PromptVersion
     schemas: dict[str, DocumentSchema]
     pipeline: PipelineOptions
-    factor: int  # page sides are multiples of it (engine.image_factor)
+    factor: int  # page sides are multiples of it (engine.image_factor); 0 for a text model
+    processor: Any = None  # a text model's tokenizer: it measures the chunks of layout text
+
+    @property
+    def reads_text(self) -> bool:
+        return self.resolved.kind == "text"
 
     def images(self, pages: list[Page]) -> list[Any]:
+        if self.reads_text:
+            return []
         return [page_image(p, self.factor, self.options.min_pixels, self.options.max_pixels) for p in pages]
 
 
@@ -62,10 +73,27 @@ def read_samples(examples: list[Example], reader: Reader, work: Path) -> tuple[l
     for n, example in enumerate(examples):
         try:
             doc = load_document(example.document, reader.pipeline, example.document.name)
-            doc = rasterize(doc, reader.pipeline, work / f"doc{n}", all_pages=True)
+            doc = rasterize(doc, reader.pipeline, work / f"doc{n}", all_pages=not reader.reads_text)
+            if reader.reads_text:
+                doc = read_text(doc, reader.pipeline)
             images = reader.images(doc.pages)
         except DocumentError as e:
             problems.append(f"{example.document}: cannot be read ({e.message}{' ' + e.hint if e.hint else ''})")
+            continue
+        schema = reader.schemas[example.doc_type]
+        answer = canonical_answer(example.fields, model_schema(schema.bundled()))
+        if reader.reads_text:
+            chunks = text_chunks(reader.processor, reader.prompt, reader.resolved, reader.options, schema, doc.pages)
+            if len(chunks) > 1:
+                notes.append(
+                    f"{example.name}: its text does not fit one conversation ({len(chunks)} chunks), so the engine "
+                    "reads it in parts; the labels are the whole document's: left out"
+                )
+                continue
+            conversation = start(
+                reader.prompt, reader.resolved.family, schema, len(doc.pages), words=chunks[0].text, plain=True
+            )
+            samples.append(Sample(example, doc.pages, schema, conversation, answer))
             continue
         if len(plan_conversations(images, reader.factor, reader.options, reader.resolved)) > 1:
             notes.append(
@@ -73,9 +101,7 @@ def read_samples(examples: list[Example], reader: Reader, work: Path) -> tuple[l
                 "one by one; the labels are the whole document's: left out (lower max_pixels to include it)"
             )
             continue
-        schema = reader.schemas[example.doc_type]
         conversation = start(reader.prompt, reader.resolved.family, schema, len(images))
-        answer = canonical_answer(example.fields, model_schema(schema.bundled()))
         samples.append(Sample(example, doc.pages, schema, conversation, answer))
     fail(problems, "the training documents cannot be read")
     return samples, notes

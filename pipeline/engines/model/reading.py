@@ -95,7 +95,7 @@ def read_with_reasks(
         attempts.append(Attempt(answer.prompt_tokens, answer.new_tokens, answer.seconds, problems, answer.complete))
         if not problems or attempt == max_reasks:
             break
-        conversation.add_reask(answer.text, reask_text(prompt, schema, problems))
+        conversation.add_reask(answer.text, reask_text(prompt, schema, problems, answer.text, conversation.words))
     return Reading(pages, data or {}, answer, attempts)
 
 

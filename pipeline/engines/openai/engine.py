@@ -1,5 +1,8 @@
 """The `openai` engine: a model server (vLLM, Ollama, LM Studio, llama.cpp server, or any other
-speaking the OpenAI-compatible API) reads the page images and answers in JSON.
+speaking the OpenAI-compatible API) reads the page images and answers in JSON. With
+`input = "text"` it sends the pages' layout text instead of images (a text model on the server:
+Ollama's nuextract, any chat model), in chunks that fit `context_tokens`; with `words = true` a
+vision model gets the layout text beside the images.
 
 Per document: encode the page images (size-bounded data URLs), ask the server in the same
 conversation the transformers engine uses (same prompt versions), with the document schema as the
@@ -28,10 +31,13 @@ from ledgerlens.pipeline.engines.openai.images import EncodedImage, encode_page
 from ledgerlens.pipeline.engines.openai.options import ServerOptions
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.machine import physical_cores
+from ledgerlens.pipeline.read.pagetext import TextChunk, approx_tokens, chunk_pages, render_pages
 from ledgerlens.pipeline.types import Document, EngineOutput, Page
 
 DEFAULT_PROMPT = "extract-v1"
+DEFAULT_TEXT_PROMPT = "extract-text-v1"
 FAMILY = "openai"  # chat messages with content parts: text and images
+MIN_TEXT_BUDGET = 256  # estimated tokens of page text per request, whatever the context left says
 
 
 class OpenAIEngine:
@@ -47,6 +53,8 @@ class OpenAIEngine:
         self.prompt = prompt
         self.client = client
         self.url = request_url(options)
+        self.reads_text = options.input == "text"
+        self.needs_images = not self.reads_text  # words only: pages are rasterized only for OCR
 
     @classmethod
     def check(cls, config: Config) -> None:
@@ -79,7 +87,14 @@ class OpenAIEngine:
             )
         if spec.adapter or spec.adapters:
             raise ConfigError("LoRA adapters are loaded by the server itself, not by the openai engine")
-        return options, spec.model, load_prompt(spec.prompt_version or DEFAULT_PROMPT)
+        text = options.input == "text"
+        prompt = load_prompt(spec.prompt_version or (DEFAULT_TEXT_PROMPT if text else DEFAULT_PROMPT))
+        if prompt.reads_text != text:
+            need = "one that carries the pages' words ({text})" if text else "one for page images"
+            raise ConfigError(
+                f'prompt version {prompt.version!r} does not suit input = "{options.input}": it needs {need}'
+            )
+        return options, spec.model, prompt
 
     @classmethod
     def create(cls, config: Config, checks: AnswerChecks) -> OpenAIEngine:
@@ -101,8 +116,9 @@ class OpenAIEngine:
             "structured_output": o.structured_output,
             "logprobs_requested": o.wants_logprobs,
             "prompt_version": self.prompt.version,
-            "image_format": o.image_format,
-            "max_pixels": o.max_pixels,
+            "reads": "words" if self.reads_text else ("images+words" if o.words else "images"),
+            "image_format": None if self.reads_text else o.image_format,
+            "max_pixels": None if self.reads_text else o.max_pixels,
             "max_new_tokens": o.max_new_tokens,
             "concurrency": o.concurrency,
             "api_key": f"from ${o.api_key_env}" if self.client.authenticated else None,
@@ -119,20 +135,28 @@ class OpenAIEngine:
         hints: dict[str, Any] | None = None,
     ) -> EngineOutput:
         started = time.perf_counter()
-        images = [encode_page(p, self.options) for p in pages]
-        prepared = time.perf_counter()
         constraint = model_schema(schema.bundled())
         retries: list[int] = []  # per request: how many times it had to be sent again
-        plan = self._plan(len(pages))
-        readings = [self._read(chunk, images, doc_type, schema, constraint, retries) for chunk in plan]
         info = self.describe()
-        info["document"] = {
-            "images": [img.describe() for img in images],
+        if self.reads_text:
+            chunks = chunk_pages(pages, self._text_budget(schema, len(pages)), approx_tokens)
+            prepared = time.perf_counter()
+            readings = [self._read_text(chunk, doc_type, schema, constraint, retries) for chunk in chunks]
+            info["document"] = {
+                "text_chunks": [{"pages": [p + 1 for p in c.pages], "chars": len(c.text)} for c in chunks]
+            }
+        else:
+            images = [encode_page(p, self.options) for p in pages]
+            prepared = time.perf_counter()
+            plan = self._plan(len(pages))
+            readings = [self._read(chunk, images, pages, doc_type, schema, constraint, retries) for chunk in plan]
+            info["document"] = {"images": [img.describe() for img in images]}
+        info["document"] |= {
             "requests": len(retries),
             "retries": sum(retries),
             "confidence_from": "logprobs" if all(r.generation.logprobs for r in readings) else "default_confidence",
         }
-        timings = {"prepare_images": prepared - started}
+        timings = {"prepare_text" if self.reads_text else "prepare_images": prepared - started}
         out = reading_output(readings, schema, pages, info, timings, self._confidence, self.checks)
         out.timings["total"] = time.perf_counter() - started
         return out
@@ -143,17 +167,43 @@ class OpenAIEngine:
         per = self.options.pages_per_request or n_pages
         return [list(range(i, min(i + per, n_pages))) for i in range(0, n_pages, per)]
 
+    def _text_budget(self, schema: DocumentSchema, n_pages: int) -> int:
+        """Estimated tokens of page text per request: the context less the prompt and the answers."""
+        around = start(self.prompt, FAMILY, schema, n_pages, words="")
+        prompt_text = str(around.messages)
+        answers = self.options.max_new_tokens * (1 + self.options.max_reasks)
+        return max(MIN_TEXT_BUDGET, self.options.context_tokens - approx_tokens(prompt_text) - answers)
+
+    def _read_text(
+        self, chunk: TextChunk, doc_type: str, schema: DocumentSchema, constraint: dict[str, Any], retries: list[int]
+    ) -> Reading:
+        conversation = start(self.prompt, FAMILY, schema, len(chunk.pages), words=chunk.text)
+        return self._reading(chunk.pages, conversation, [], doc_type, schema, constraint, retries)
+
     def _read(
         self,
         chunk: list[int],
         images: list[EncodedImage],
+        pages: list[Page],
         doc_type: str,
         schema: DocumentSchema,
         constraint: dict[str, Any],
         retries: list[int],
     ) -> Reading:
-        conversation = start(self.prompt, FAMILY, schema, len(chunk))
-        sent = [images[i] for i in chunk]
+        words = render_pages([pages[i] for i in chunk], len(pages)) if self.options.words else None
+        conversation = start(self.prompt, FAMILY, schema, len(chunk), words=words)
+        return self._reading(chunk, conversation, [images[i] for i in chunk], doc_type, schema, constraint, retries)
+
+    def _reading(
+        self,
+        chunk: list[int],
+        conversation: Conversation,
+        sent: list[EncodedImage],
+        doc_type: str,
+        schema: DocumentSchema,
+        constraint: dict[str, Any],
+        retries: list[int],
+    ) -> Reading:
 
         def ask(conv: Conversation, attempt: int) -> Completion:
             body = request_body(self.options, self.model, conv, sent, constraint, doc_type)

@@ -21,6 +21,7 @@ from ledgerlens.pipeline.config import parse_table
 from ledgerlens.pipeline.errors import ConfigError
 
 STRUCTURED = ("json_schema", "ollama_format", "none")
+INPUTS = ("images", "text")
 IMAGE_FORMATS = ("jpeg", "png")
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 PRESET_KEYS = ("base_url", "structured_output", "logprobs", "concurrency", "notes")
@@ -55,6 +56,11 @@ class ServerOptions:
     temperature: float = 0.0
     seed: int = 0
     default_confidence: float = 0.7  # per field when the server returns no log-probabilities
+    # images: page images (a vision model); text: the pages' layout text instead (a text model:
+    # Ollama's nuextract, any chat model), in chunks of at most context_tokens (estimated)
+    input: str = "images"
+    words: bool = False  # with input = "images": the pages' layout text too, beside the images
+    context_tokens: int = 8192  # the server model's context, for input = "text" (Ollama's num_ctx)
 
     def __post_init__(self) -> None:
         if self.preset and self.preset not in presets():
@@ -81,6 +87,10 @@ class ServerOptions:
             raise ConfigError("engine.options: max_new_tokens must be 16-32768 and temperature 0-2")
         if not 0.0 <= self.default_confidence <= 1.0:
             raise ConfigError("engine.options.default_confidence must be between 0 and 1")
+        if self.input not in INPUTS:
+            raise ConfigError(f"engine.options.input must be one of {', '.join(INPUTS)}, got {self.input!r}")
+        if self.context_tokens < 512:
+            raise ConfigError("engine.options.context_tokens must be at least 512")
 
     @classmethod
     def parse(cls, table: dict[str, Any]) -> ServerOptions:

@@ -98,10 +98,11 @@ def probe() -> Machine:
     return Machine(gpus, physical_cores(), logical_cores(), ram.total_gb, ram.available_gb, torch_version, notes)
 
 
-def recommend(machine: Machine, registry: Registry) -> Recommendation:
+def recommend(machine: Machine, registry: Registry, kind: str = "vision") -> Recommendation:
+    """The model of `kind` (vision: reads page images; text: reads the pages' words) that fits."""
     if machine.gpus:
         gpu = max(machine.gpus, key=lambda g: g.free_gb)
-        fit = _largest_fit(registry, gpu.free_gb * 0.9)
+        fit = _largest_fit(registry, gpu.free_gb * 0.9, kind)
         if fit is not None:
             entry, precision = fit
             return Recommendation(
@@ -112,7 +113,7 @@ def recommend(machine: Machine, registry: Registry) -> Recommendation:
                 f"{entry.id} at {precision} needs ~{registry.vram_gb(entry)[precision]} GB; "
                 f"{gpu.name} has {gpu.free_gb} GB free",
             )
-    return _cpu_recommendation(machine, registry)
+    return _cpu_recommendation(machine, registry, kind)
 
 
 def _recommendable(entry: ModelEntry) -> bool:
@@ -121,12 +122,12 @@ def _recommendable(entry: ModelEntry) -> bool:
     return entry.tested and not entry.trust_remote_code and "non-commercial" not in entry.license.lower()
 
 
-def _largest_fit(registry: Registry, budget_gb: float) -> tuple[ModelEntry, str] | None:
+def _largest_fit(registry: Registry, budget_gb: float, kind: str) -> tuple[ModelEntry, str] | None:
     """Most parameters, then the highest precision; on a tie an instruction model, then the later
     (newer) registry entry."""
     best: tuple[tuple[float, int, bool, int], ModelEntry, str] | None = None
     for order, entry in enumerate(registry.models.values()):
-        if not _recommendable(entry):
+        if not _recommendable(entry) or entry.kind != kind:
             continue
         for rank, precision in enumerate(("fp16", "int8", "int4")):
             if registry.vram_gb(entry)[precision] <= budget_gb:
@@ -137,9 +138,9 @@ def _largest_fit(registry: Registry, budget_gb: float) -> tuple[ModelEntry, str]
     return (best[1], best[2]) if best else None
 
 
-def _cpu_recommendation(machine: Machine, registry: Registry) -> Recommendation:
+def _cpu_recommendation(machine: Machine, registry: Registry, kind: str) -> Recommendation:
     small = min(
-        (e for e in registry.models.values() if _recommendable(e)),
+        (e for e in registry.models.values() if _recommendable(e) and e.kind == kind),
         key=lambda e: (e.params_b, e.family != "qwen2_vl" or e.prompt != "extract-v1"),
         default=None,
     )
@@ -151,6 +152,17 @@ def _cpu_recommendation(machine: Machine, registry: Registry) -> Recommendation:
         if machine.torch is not None:
             why = f"{machine.ram_available_gb} GB RAM available, the smallest model needs ~{need_gb:.0f} GB to load"
         return Recommendation("ocr", None, "none", "cpu", f"no CUDA GPU; {why}: the ocr engine is the fit", options)
+    if kind == "text":
+        return Recommendation(
+            "transformers",
+            small.id,
+            "int8",
+            "cpu",
+            f"no CUDA GPU: the smallest text model with int8 dynamic quantization, {machine.physical_cores} "
+            "threads; it reads the pages' words (text layer or OCR), not the images: the fit for born-digital "
+            "PDFs (`make bench-text` measures seconds per page)",
+            {"device": "cpu", "dtype": "float32", "threads": machine.physical_cores},
+        )
     per_page = CPU_SECONDS_PER_PAGE_2B["int8"] * max(1.0, 2 / machine.physical_cores)
     return Recommendation(
         "transformers",

@@ -20,7 +20,9 @@ from ledgerlens.pipeline.errors import DocumentError
 
 
 class Generator:
-    def __init__(self, loaded: LoadedModel, options: TransformersOptions) -> None:
+    def __init__(self, loaded: LoadedModel, options: TransformersOptions, stop: tuple[str, ...] = ()) -> None:
+        """`stop`: tokens that also end an answer (a prompt format's own end marker), where the
+        tokenizer has them."""
         self.loaded = loaded
         self.options = options
         config = loaded.model.config
@@ -28,6 +30,8 @@ class Generator:
         self.vocab_size = int(text_config.vocab_size)
         eos = loaded.model.generation_config.eos_token_id
         self.eos_ids = [eos] if isinstance(eos, int) else list(eos or [loaded.tokenizer.eos_token_id])
+        vocab = loaded.tokenizer.get_vocab() if stop else {}
+        self.eos_ids += [vocab[t] for t in stop if t in vocab and vocab[t] not in self.eos_ids]
         self.pad_id = loaded.model.generation_config.pad_token_id or loaded.tokenizer.pad_token_id
         self._grammar: JsonGrammar | None = None
 

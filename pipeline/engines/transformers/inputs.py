@@ -28,7 +28,10 @@ def template_owner(processor: Any) -> Any:
 
 
 def chat_prompt(processor: Any, conversation: Conversation) -> str:
-    """The conversation as the model reads it, ending where the assistant's answer begins."""
+    """The conversation as the model reads it, ending where the assistant's answer begins (a prompt
+    that is not a chat, NuExtract 1.5's, is read as written)."""
+    if conversation.raw is not None:
+        return conversation.raw
     return template_owner(processor).apply_chat_template(
         conversation.messages, add_generation_prompt=True, tokenize=False
     )
@@ -56,6 +59,11 @@ def answer_ids(processor: Any, conversation: Conversation, prompt: str, answer: 
     token generation stops at. Anything after it (a newline) is never generated, so never learned.
     """
     tokenizer = getattr(processor, "tokenizer", processor)
+    if conversation.raw is not None:  # not a chat: the answer, then its stop token (else the end token)
+        ids = tokenizer(answer, add_special_tokens=False)["input_ids"]
+        vocab = tokenizer.get_vocab()
+        end = next((vocab[t] for t in conversation.stop if t in vocab), tokenizer.eos_token_id)
+        return [*ids, int(end)]
     full = template_owner(processor).apply_chat_template(
         conversation.answered(answer), add_generation_prompt=False, tokenize=False
     )

@@ -38,7 +38,7 @@ class LoadedModel:
 
     @property
     def tokenizer(self) -> Any:
-        return self.processor.tokenizer
+        return getattr(self.processor, "tokenizer", self.processor)  # a text model's processor is its tokenizer
 
     def quant_report(self) -> QuantReport:
         if self._report is None:
@@ -78,10 +78,13 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 
 def load_processor(resolved: ResolvedModel, options: TransformersOptions, trust: bool) -> Any:
+    """The image processor + tokenizer of a vision model; the tokenizer of a text model."""
     from transformers import AutoProcessor
     from transformers.processing_utils import ProcessorMixin
 
     kwargs: dict[str, Any] = {"trust_remote_code": trust}
+    if resolved.kind == "text":
+        return _load_tokenizer(resolved, kwargs)
     try:
         if resolved.family in QWEN_PROCESSORS:
             kwargs["size"] = {"shortest_edge": options.min_pixels, "longest_edge": options.max_pixels}
@@ -98,6 +101,18 @@ def load_processor(resolved: ResolvedModel, options: TransformersOptions, trust:
             "the folder's processor_config.json names a processor class this install cannot build"
         )
     return processor
+
+
+def _load_tokenizer(resolved: ResolvedModel, kwargs: dict[str, Any]) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(resolved.path), **kwargs)
+    except (OSError, ValueError, ImportError) as e:
+        raise ConfigError(f"cannot load the tokenizer of {resolved.name} from {resolved.path}: {e}") from e
+    if tokenizer.eos_token_id is None:
+        raise ConfigError(f"the tokenizer of {resolved.name} in {resolved.path} has no end token: answers cannot end")
+    return tokenizer
 
 
 def require_extra() -> None:
@@ -138,7 +153,7 @@ def load(resolved: ResolvedModel, options: TransformersOptions) -> LoadedModel:
         raise ConfigError(f"{resolved.path} has no config.json")
     if device == "cpu":
         torch.set_num_threads(options.threads or physical_cores())
-    auto_class = getattr(transformers, resolved.entry.auto_class if resolved.entry else _auto_class(resolved))
+    auto_class = getattr(transformers, resolved.auto_class)
     kwargs: dict[str, Any] = {"dtype": dtype, "trust_remote_code": trust}
     quant_config = bitsandbytes_config(options.quantization, dtype)
     if quant_config is not None:
@@ -158,7 +173,3 @@ def load(resolved: ResolvedModel, options: TransformersOptions) -> LoadedModel:
     model.eval()
     dtype_name = str(dtype).removeprefix("torch.")
     return LoadedModel(model, processor, device, dtype_name, options.quantization, time.perf_counter() - started)
-
-
-def _auto_class(resolved: ResolvedModel) -> str:
-    return "AutoModelForCausalLM" if resolved.family == "phi3_v" else "AutoModelForImageTextToText"

@@ -33,6 +33,7 @@ class TransformersOptions:
     temperature: float = 0.0  # 0 = greedy
     seed: int = 0
     trust_remote_code: bool = False  # run code from a model folder not marked so in the registry
+    words: bool = False  # a vision model gets the pages' layout text beside the images (text models always read it)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):

@@ -12,7 +12,7 @@ import json
 import struct
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,10 @@ from typing import Any
 from ledgerlens.pipeline.errors import ConfigError
 
 PRECISIONS = ("fp16", "int8", "int4")
+KINDS = ("vision", "text")  # what a model reads: page images, or the pages' words (the layout text)
+# model_type of the vision-language families; any other model folder is read as a text causal LM.
+VISION_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "phi3_v", "phi4_multimodal")
+VISION_CONFIG_KEYS = {"vision_config", "vision_tower", "image_token_id", "embd_layer"}  # a config with a vision part
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "model*.bin")
 FINGERPRINT_SAMPLES = 16  # blocks read from each weight file
 FINGERPRINT_BLOCK = 1 << 16
@@ -29,13 +33,14 @@ FINGERPRINT_BLOCK = 1 << 16
 class ModelEntry:
     id: str
     hub_id: str
-    family: str  # the transformers model_type: qwen2_vl, qwen2_5_vl, qwen3_vl, phi3_v
+    family: str  # the transformers model_type: qwen2_vl, qwen2_5_vl, qwen3_vl, phi3_v; qwen2, phi3 (text)
     params_b: float
     license: str
     prompt: str  # default prompt version
+    kind: str = "vision"  # vision (reads page images) | text (reads the layout text of the page words)
     context_tokens: int = 32768
     trust_remote_code: bool = False
-    auto_class: str = "AutoModelForImageTextToText"
+    auto_class: str = ""  # "" = by kind: AutoModelForImageTextToText (vision), AutoModelForCausalLM (text)
     tested: bool = True  # the offline tests load this family (tiny random models)
     note: str = ""
 
@@ -83,6 +88,8 @@ def load_registry(path: Path | None = None) -> Registry:
         if unknown:
             raise ConfigError(f"{path}: model {table.get('id')!r} has unknown key(s) {', '.join(unknown)}")
         entry = ModelEntry(**table)
+        if entry.kind not in KINDS:
+            raise ConfigError(f"{path}: model {entry.id!r} has kind {entry.kind!r}; known: {', '.join(KINDS)}")
         models[entry.id] = entry
     v = data["vram"]
     return Registry(models, VramRule(dict(v["bytes_per_param"]), v["overhead_fraction"], v["overhead_gb"]))
@@ -98,6 +105,28 @@ class ResolvedModel:
     @property
     def trust_remote_code(self) -> bool:
         return bool(self.entry and self.entry.trust_remote_code) or self.family == "phi3_v"
+
+    @cached_property
+    def kind(self) -> str:
+        """vision | text: the registry's word, else the folder's config (a VLM family or a vision
+        tower in it: vision; any other model: a text causal LM)."""
+        if self.entry is not None:
+            return self.entry.kind
+        if self.family in VISION_FAMILIES:
+            return "vision"
+        try:
+            config = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            config = {}
+        return "vision" if VISION_CONFIG_KEYS & set(config) else "text"
+
+    @property
+    def auto_class(self) -> str:
+        """The transformers Auto class that loads the weights."""
+        if self.entry is not None and self.entry.auto_class:
+            return self.entry.auto_class
+        vision = self.kind == "vision" and self.family != "phi3_v"
+        return "AutoModelForImageTextToText" if vision else "AutoModelForCausalLM"
 
 
 def pull_command(name: str) -> str:
@@ -223,6 +252,7 @@ def describe_entry(entry: ModelEntry, registry: Registry) -> dict[str, Any]:
         "id": entry.id,
         "hub_id": entry.hub_id,
         "family": entry.family,
+        "kind": entry.kind,
         "params_b": entry.params_b,
         "license": entry.license,
         "prompt": entry.prompt,
