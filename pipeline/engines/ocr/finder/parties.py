@@ -71,9 +71,12 @@ _PHONE_LINE = re.compile(r"^[\s(+]*\d[\d\s()./+-]{6,}\d[\s)]*$")
 _DATE_TIME_LINE = re.compile(
     r"^\s*\d{1,2}[\s./-]+(?:\d{1,2}|[A-Za-z]{3,9})[\s./-]+\d{2,4}(?:\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?)?\s*$"
 )
+# "SON BHD", "SIN BHD", "5DN 8HD": Sendirian Berhad with one letter misread in either word.
+_SDN_BHD_MISREAD = re.compile(
+    r"\b(?!SDN\.?\s?BHD\b)(?:[S5][A-Z0-9]N|[S5]D[A-Z0-9]|[A-Z0-9]DN)\.?\s?(?:BH[DO0]|[B8]HD|B[A-Z0-9]D)\b\.?"
+)
 _OCR_LEGAL = [
-    (re.compile(r"\bS[O0]N\.?\s?BH[DO0]\b\.?"), "SDN BHD"),
-    (re.compile(r"\bSDN\.?\s?BH[O0]\b"), "SDN BHD"),
+    (_SDN_BHD_MISREAD, "SDN BHD"),
     (re.compile(r"(?<=[A-Z]{2} )[5S]/[B8](?![\w/])"), "S/B"),  # Sendirian Berhad, its S or B read as 5 or 8
 ]
 
