@@ -5,21 +5,18 @@ rounding, a subtotal, GST "included in total", the cash tendered and the change;
 garbles labels. So every amount printed with decimals is a candidate, described by features a
 person would weigh — the labels before it (total, net, tax, cash, change, rounding), where it
 sits, whether the arithmetic backs it (cash - change, the lines' sum, net + tax, the 0.05 step
-of a rounded total), how often it is printed — and a logistic model scores it. An amount the
-OCR read without its decimal point ("870") is a candidate too when the arithmetic names its
-value (8.70 = cash - change).
+of a rounded total), how often it is printed — and a logistic model scores it.
 
 The weights are data (`total_weights.json`, beside this file), fitted by
-`benchmarks/fit_finder_weights.py` as a ranking (which amount of the document is its total),
-then calibrated so that the logistic of a score is a probability, on the generated fixture
-documents and the *tune* part of the development set only; that file names what it was fitted on.
+`benchmarks/fit_finder_weights.py` on the generated fixture documents and the *tune* part of the
+development set only; that file names what it was fitted on.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from importlib.resources import files
@@ -62,7 +59,6 @@ FEATURES = (
     "read_conf",  # OCR confidence of its words
     "rightmost",  # the last amount of its row
     "negative",  # printed negative
-    "decimal_repaired",  # printed without its decimal point ("RM2440"), read as cents because the arithmetic says so
 )
 
 
@@ -105,31 +101,11 @@ class PageFacts:
     rounding: bool  # the page prints a rounding line
 
 
-def _backed(facts: PageFacts) -> set[Decimal]:
-    """The values the page's arithmetic points at: what was paid, the lines' sum, net + tax."""
-    return {v for v in (facts.paid, facts.lines) if v is not None} | set(facts.sums)
-
-
-def _repaired(a: FoundAmount, backed: set[Decimal]) -> FoundAmount | None:
-    """ "870" on a receipt whose cash - change is 8.70: the OCR lost the decimal point."""
-    cents = a.amount.value / 100
-    if a.has_decimals or a.amount.value < 100 or cents not in backed:
-        return None
-    return FoundAmount(replace(a.amount, value=cents), a.words, True)
-
-
 def total_candidates(view: DocView, dec: str | None, facts: PageFacts, in_summary) -> list[Scored]:
-    """Every amount with decimals on the pages (and one that lost its decimal point where the
-    arithmetic backs it), scored as the document's total."""
+    """Every amount with decimals on the pages, scored as the document's total."""
     spots: list[tuple[FoundAmount, Row, int]] = []
-    repaired: set[int] = set()  # amounts read without their decimal point
-    backed = _backed(facts)
     for row in view.rows:
-        every = amounts_in(row.words, decimal_sep=dec)
-        found = [a for a in every if a.has_decimals]
-        mended = [r for r in (_repaired(a, backed) for a in every) if r is not None]
-        repaired.update(id(r) for r in mended)
-        found += mended
+        found = [a for a in amounts_in(row.words, decimal_sep=dec) if a.has_decimals]
         for i, a in enumerate(found):
             spots.append((a, row, int(i == len(found) - 1)))
     if not spots:
@@ -141,9 +117,7 @@ def total_candidates(view: DocView, dec: str | None, facts: PageFacts, in_summar
     last_total = totals[-1] if totals else None
     out = []
     for a, row, last in spots:
-        scored = _scored(view, a, row, last, values, distinct, steps, facts, in_summary, last_total)
-        scored.features["decimal_repaired"] = float(id(a) in repaired)
-        out.append(scored)
+        out.append(_scored(view, a, row, last, values, distinct, steps, facts, in_summary, last_total))
     w = weights()
     for s in out:
         z = sum(w.get(k, 0.0) * v for k, v in s.features.items())
