@@ -90,3 +90,10 @@ def test_an_invoice_printing_its_totals_negative_is_a_credit_note() -> None:
     found = find_fields([till_page(lines)], invoice)
     assert found.data["total_amount"] == "-119.00"
     assert found.data["document_subtype"] == "credit_note"
+
+
+@pytest.mark.parametrize("printed", ["KEDAI MAJU SON BHD", "KEDAI MAJU SIN BHD", "KEDAI MAJU 5DN BHO"])
+def test_sendirian_berhad_misread_by_the_ocr_is_the_legal_form(receipt, printed: str) -> None:
+    head = [(printed, ""), *HEAD[1:]]
+    found = find_fields([till_page([*head, ("TOTAL", "22.10")])], receipt)
+    assert found.data["vendor_name"] == "KEDAI MAJU SDN BHD"

@@ -196,16 +196,7 @@ def _tax_breakdown(view: DocView, found: Found, dec: str | None, items: list) ->
 
 def _parties(view: DocView, found: Found, doc_type: str) -> None:
     buyer = parties.labelled_party(view, "buyer") if doc_type == "invoice" else parties.Party()
-    zone = header.buyer_zone(view, 0)
-    vendor = parties.labelled_party(view, "vendor")
-    for finder in (
-        lambda: parties.sender_line(view),
-        lambda: parties.legal_form_party(view, zone),
-        lambda: parties.top_party(view, zone),
-    ):
-        if vendor.name:
-            break
-        vendor = finder()
+    vendor = parties.find_sender(view, header.buyer_zone(view, 0))
     if doc_type == "receipt":  # receipts: the shop's name is at the top, before anything else
         top = parties.top_party(view, None)
         if top.name and (vendor.name is None or top.name.row.index < vendor.name.row.index):

@@ -94,16 +94,7 @@ def _amounts(view: DocView, found: Found, cands: dict[str, list[Candidate]]) -> 
 def _parties(view: DocView, found: Found, kinds: dict[str, str]) -> None:
     if not set(_PARTY_FIELDS) & set(kinds):
         return
-    zone = header.buyer_zone(view, 0)
-    vendor = parties.labelled_party(view, "vendor")
-    for finder in (
-        lambda: parties.sender_line(view),
-        lambda: parties.legal_form_party(view, zone),
-        lambda: parties.top_party(view, zone),
-    ):
-        if vendor.name:
-            break
-        vendor = finder()
+    vendor = parties.find_sender(view, header.buyer_zone(view, 0))
     buyer = parties.labelled_party(view, "buyer") if "buyer_name" in kinds else parties.Party()
     for role, party in (("vendor", vendor), ("buyer", buyer)):
         for part in ("name", "address"):

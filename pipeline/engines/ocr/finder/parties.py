@@ -47,6 +47,9 @@ _TITLE_WORDS = {
 }  # fmt: skip
 
 
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+
+
 @dataclass
 class Party:
     name: Candidate | None = None
@@ -68,9 +71,12 @@ _PHONE_LINE = re.compile(r"^[\s(+]*\d[\d\s()./+-]{6,}\d[\s)]*$")
 _DATE_TIME_LINE = re.compile(
     r"^\s*\d{1,2}[\s./-]+(?:\d{1,2}|[A-Za-z]{3,9})[\s./-]+\d{2,4}(?:\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?)?\s*$"
 )
+# "SON BHD", "SIN BHD", "5DN 8HD": Sendirian Berhad with one letter misread in either word.
+_SDN_BHD_MISREAD = re.compile(
+    r"\b(?!SDN\.?\s?BHD\b)(?:[S5][A-Z0-9]N|[S5]D[A-Z0-9]|[A-Z0-9]DN)\.?\s?(?:BH[DO0]|[B8]HD|B[A-Z0-9]D)\b\.?"
+)
 _OCR_LEGAL = [
-    (re.compile(r"\bS[O0]N\.?\s?BH[DO0]\b\.?"), "SDN BHD"),
-    (re.compile(r"\bSDN\.?\s?BH[O0]\b"), "SDN BHD"),
+    (_SDN_BHD_MISREAD, "SDN BHD"),
     (re.compile(r"(?<=[A-Z]{2} )[5S]/[B8](?![\w/])"), "S/B"),  # Sendirian Berhad, its S or B read as 5 or 8
 ]
 
@@ -280,6 +286,22 @@ def labelled_party(view: DocView, role: str) -> Party:
     return Party()
 
 
+def find_sender(view: DocView, buyer_zone: Box | None) -> Party:
+    """The vendor: the party under a seller label, else the sender line above the address window,
+    else the first line with a legal form outside the buyer's zone, else the most name-like line
+    at the top of the first page."""
+    vendor = labelled_party(view, "vendor")
+    for finder in (
+        lambda: sender_line(view),
+        lambda: legal_form_party(view, buyer_zone),
+        lambda: top_party(view, buyer_zone),
+    ):
+        if vendor.name:
+            break
+        vendor = finder()
+    return vendor
+
+
 def _label_starts_segment(hit: LabelHit) -> bool:
     # A block label heads its segment ("Bill to", "Kunde:"); inside a sentence it is just a word.
     for seg in hit.row.segments:
@@ -371,9 +393,6 @@ def _name_segments(row: Row) -> list[Segment]:
     """A name may be one segment, or the whole row when wide letter spacing split it up."""
     biggest = max(row.segments, key=lambda s: (s.words[0].height, len(s.text)))
     return [biggest] if len(row.segments) == 1 else [biggest, Segment(list(row.words))]
-
-
-Box = tuple[float, float, float, float]
 
 
 def _name_score(
