@@ -153,7 +153,7 @@ def test_a_task_that_breaks_keeps_its_document_queued_and_says_why(
 ) -> None:
     """Not the document's fault (a worker that cannot start): it is not failed, it waits in
     processing/ with the reason reported, `process` exits 1, and the next run books it."""
-    from ledgerlens.flows import process as flow_module
+    from ledgerlens.flows import workers
 
     from ledgerlens.cli import main
 
@@ -162,7 +162,7 @@ def test_a_task_that_breaks_keeps_its_document_queued_and_says_why(
     def broken_worker(*args: Any) -> Any:
         raise MemoryError("no memory left to start a worker")
 
-    monkeypatch.setattr(flow_module, "_worker", broken_worker)
+    monkeypatch.setattr(workers, "worker_for", broken_worker)
     summary = _run(ws)
     assert summary["processed"] == 0 and summary["failed"] == 0
     (line,) = summary["broken"]
@@ -222,9 +222,10 @@ def test_a_path_in_processing_is_not_claimed_twice(
 ) -> None:
     """Handed to the flow again, a document queued in processing/ runs once, under its own name."""
     from ledgerlens.flows import process as flow_module
+    from ledgerlens.flows import workers
 
     ws = _books(tmp_path, samples, RECEIPT)
-    monkeypatch.setattr(flow_module, "_worker", lambda *args: 1 / 0)  # the first run leaves it queued
+    monkeypatch.setattr(workers, "worker_for", lambda *args: 1 / 0)  # the first run leaves it queued
     assert _run(ws)["broken"]
     monkeypatch.undo()
     summary = flow_module.process_documents([str(ws.processing / RECEIPT)], str(ws.root), ws.config(), workers=1)
