@@ -132,12 +132,9 @@ def _task_runner(workers: int, scale: Scale) -> Iterator[Any]:
     runs documents here too (no start-up cost; tests can patch it), more hand them to worker
     processes (`WorkerPool`). On Dask, task runs go to the Dask workers; both report to this
     run's Prefect API."""
-    if scale.task_runner != "dask":
-        with one_api(), ThreadPoolTaskRunner(max_workers=workers) as runner:
-            yield runner
-        return
-    with one_api(), dask_task_runner(scale, workers) as runner:
-        yield runner
+    runner: Any = ThreadPoolTaskRunner(max_workers=workers) if scale.task_runner != "dask" else None
+    with one_api(), runner or dask_task_runner(scale, workers) as started:
+        yield started
 
 
 def drain_queue(
