@@ -165,7 +165,9 @@ def drain_queue(
             return dispatcher.run(linger_s, summary or Summary())
 
 
-LOOK_S = 1.0  # while documents run, how often the journal is asked for newly queued ones
+# How often the journal is asked for newly queued rows once the last look's are submitted, while
+# documents run and while lingering for more: a file claimed meanwhile waits at most this long.
+LOOK_S = 0.25
 
 
 @dataclass
@@ -192,7 +194,7 @@ class _Dispatcher:
             if not in_flight:
                 if time.monotonic() - idle_since >= linger_s:
                     return summary
-                time.sleep(min(1.0, max(linger_s, 0.1)))
+                time.sleep(min(LOOK_S, max(linger_s, 0.1)))
                 continue
             for future in _first_done(list(in_flight)):
                 self._collect(in_flight.pop(future).id, future, summary)
@@ -200,7 +202,7 @@ class _Dispatcher:
 
     def _look(self, tried: set[int], in_flight: bool) -> None:
         """Queued rows from the journal, once the last look's are all submitted: at once when
-        nothing runs, else at most every LOOK_S (one query per look, not per document)."""
+        nothing runs, else at most every LOOK_S (one query per look, not one per document)."""
         if self.waiting or (in_flight and time.monotonic() - self.looked < LOOK_S):
             return
         self.looked = time.monotonic()
@@ -255,13 +257,13 @@ def _settled(outcome: Outcome, summary: Summary) -> None:
 
 
 def _first_done(futures: list[PrefectWrappedFuture[Any, Any]]) -> list[PrefectWrappedFuture[Any, Any]]:
-    """The futures that are done, waiting up to a second for one. Asks the local (process pool or
+    """The futures that are done, waiting up to LOOK_S for one. Asks the local (process pool or
     Dask) futures: `PrefectFuture.state` would ask the API, a new client and a request per future."""
     done = [f for f in futures if f.wrapped_future.done()]
     if done:
         return done
     try:
-        first = next(as_completed(list[PrefectFuture[Any]](futures), timeout=1.0))
+        first = next(as_completed(list[PrefectFuture[Any]](futures), timeout=LOOK_S))
     except TimeoutError:
         return []
     return [f for f in futures if f is first]
