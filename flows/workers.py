@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -71,8 +73,33 @@ def _in_worker(
     return run_here(row_id, workspace, config, max_tries, gate)
 
 
-def _init_worker_process() -> None:
+def _init_worker_process(parent: int) -> None:
     os.environ["OMP_THREAD_LIMIT"] = "1"  # Tesseract inherits it: one core per worker
+    threading.Thread(target=_exit_with, args=(parent,), name="ledgerlens-parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker when the process that owns the pool is gone. The pool outlives a run, and
+    a flow run stopped by a signal runs no exit handler: its workers (and the forkserver, which
+    lives while they do) would otherwise wait for work forever."""
+    try:
+        fd = os.pidfd_open(parent)
+    except (AttributeError, OSError):  # no pidfd (not Linux, or an old kernel): look every second
+        while _alive(parent):
+            time.sleep(1.0)
+    else:
+        select.select([fd], [], [])  # readable once the parent has exited
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class WorkerPool:
@@ -104,7 +131,9 @@ class WorkerPool:
                 cls._current[1].shutdown(wait=False, cancel_futures=True)
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload([__name__])
-            pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker_process)
+            pool = ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_init_worker_process, initargs=(os.getpid(),)
+            )
             cls._current = (key, pool)
             return pool
 

@@ -231,3 +231,24 @@ def test_a_path_in_processing_is_not_claimed_twice(
     summary = flow_module.process_documents([str(ws.processing / RECEIPT)], str(ws.root), ws.config(), workers=1)
     assert summary["ok"] == 1 and not summary["broken"]
     assert [p.name for p in ws.done.iterdir()] == [RECEIPT]
+
+
+def test_pool_workers_end_when_the_process_that_owns_them_is_killed() -> None:
+    """The pool outlives a run: a flow run killed by a signal must not leave its workers behind."""
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal\n"
+        "from ledgerlens.flows.workers import WorkerPool\n"
+        "print(WorkerPool._pool(1).submit(os.getpid).result(), flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    worker = int(proc.stdout.strip())
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{worker}").exists(), f"worker {worker} outlived its pool's owner"
