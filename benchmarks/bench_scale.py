@@ -414,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=2.0, help="seconds between two watch drops (2)")
     parser.add_argument("--latency", type=float, default=0.5, help="test server seconds per request (0.5)")
     parser.add_argument("--requests", type=int, default=48, help="documents per openai run (48)")
+    parser.add_argument("--no-openai", action="store_true", help="leave out the openai engine part")
     parser.add_argument("--quick", action="store_true", help="a smoke test: 4 documents, no Dask, watch or openai")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench-scale.json")
     args = parser.parse_args(argv)
@@ -454,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quick:
             report["watch"] = watch_latency(docs[: args.watch_docs + 1], scratch, args.every, 2)
             print(f"watch: {json.dumps(report['watch'])}", flush=True)
+        if not (args.quick or args.no_openai):
             invoices = prepared_invoices(scratch / "samples" / "seed1")
             report["openai_engine"] = []
             for concurrency in (1, 4, 16):
