@@ -9,7 +9,9 @@ document, cost more than the 10 % of a one-page document's time the design allow
 Thin by design: the task wraps `pipeline.jobs.run_document`, the queue and its crash recovery are
 `pipeline.claims` and `pipeline.journal`, and nothing here decides where a file goes.
 Documents run in worker processes (pdfium, which reads PDFs, is not thread-safe), each with its
-pipeline context built once.
+pipeline context built once: the task runs stay in this process, one thread per worker, and hand
+the document to a warm worker process that imports no Prefect (`workers.py`); on Dask, the task
+runs in the Dask worker.
 """
 
 from __future__ import annotations
@@ -23,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from ledgerlens.pipeline.books.store import Store
-from ledgerlens.pipeline.chain import Context
 from ledgerlens.pipeline.config import Config
 from ledgerlens.pipeline.engines import ModelGate, check_engine, default_workers
 from ledgerlens.pipeline.errors import ConfigError
 from ledgerlens.pipeline.intake.claims import CLAIM_LOCK, PROCESS_LOCK, claim, recover_claims, recover_processing
-from ledgerlens.pipeline.intake.jobs import RETRY, Outcome, outcome_of, run_document, worker_context
-from ledgerlens.pipeline.intake.journal import QUEUED, Journal
+from ledgerlens.pipeline.intake.jobs import RETRY, Outcome, outcome_of
+from ledgerlens.pipeline.intake.journal import QUEUED, IntakeRow, Journal
 from ledgerlens.pipeline.intake.watcher import entry_for
 from ledgerlens.pipeline.intake.workspace import Workspace, list_inputs, lock_holder, workspace_lock
 from prefect import flow, get_run_logger, task
@@ -38,41 +39,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.futures import PrefectFuture, PrefectWrappedFuture, as_completed
 from prefect.states import Completed, Failed, State
-from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import Task, exponential_backoff
 
 from .artifacts import artifact_key, document_markdown
-from .scale import ON_THIS_MACHINE, Scale, dask_task_runner, ensure_gates, gated, one_api
+from .scale import ON_THIS_MACHINE, Scale, dask_task_runner, ensure_gates, one_api
+from .workers import WorkerPool, run_here
 
 RETRY_BACKOFF_S = 10.0  # first wait before retrying a transient failure; doubles each time
-
-
-@dataclass
-class _Worker:
-    ws: Workspace
-    ctx: Context
-    store: Store
-    journal: Journal
-
-
-_workers: dict[tuple[str, str], _Worker] = {}
-
-
-def _worker(workspace: str, config: Config) -> _Worker:
-    """What a worker process needs, built once per process (a model engine loads once).
-
-    The configuration comes from the flow, read once there (with any command-line overrides).
-    """
-    key = (workspace, repr(config))
-    if key not in _workers:
-        ws = Workspace(Path(workspace))
-        store = Store.for_workspace(ws.root, config.store.url)
-        _workers[key] = _Worker(ws, worker_context(ws, config, store), store, Journal(store))
-    return _workers[key]
-
-
-def _init_worker_process() -> None:
-    os.environ["OMP_THREAD_LIMIT"] = "1"  # Tesseract inherits it: one core per worker
 
 
 class TransientFailure(Exception):
@@ -85,22 +59,42 @@ def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
 
 @task(name="document", cache_policy=NO_CACHE, persist_result=False, retry_condition_fn=retry_if_transient)
 def process_document(
-    row_id: int, workspace: str, config: Config, max_tries: int, gates: dict[str, ModelGate] | None = None
+    row_id: int,
+    workspace: str,
+    config: Config,
+    max_tries: int,
+    gates: dict[str, ModelGate] | None = None,
+    pool: int = 0,
 ) -> State[Any]:
-    """One queued document through the pipeline, its result stored, its file moved.
+    """One queued document through the pipeline, its result stored, its file moved: in this
+    process, or in one of a pool of `pool` worker processes.
 
     The extract stage holds a slot of its route's model gate (a Prefect concurrency limit) while it runs."""
-    w = _worker(workspace, config)
-    outcome = run_document(row_id, w.ws, w.ctx, w.store, w.journal, max_tries=max_tries, runner=gated(gates or {}))
+    if pool:
+        outcome = WorkerPool.run(pool, row_id, workspace, config, max_tries, gates or {})
+    else:
+        outcome = run_here(row_id, workspace, config, max_tries, gates or {})
     if outcome.state == RETRY:
         raise TransientFailure(f"{outcome.name}: {outcome.reason} (try {outcome.tries} of {max_tries})")
-    stored = w.store.get(str(outcome.document_id)) if outcome.document_id is not None else None
+    store = _store(workspace, config)
+    stored = store.get(str(outcome.document_id)) if outcome.document_id is not None else None
     review_url = config.review.document_url(stored.id) if stored is not None else None
     create_markdown_artifact(
         document_markdown(outcome, stored, review_url), key=artifact_key(outcome, stored), description=outcome.name
     )
     message = f"{outcome.name}: {outcome.reason if outcome.reason else outcome.status}"
     return Failed(message=message) if outcome.failed else Completed(message=message)
+
+
+_stores: dict[tuple[str, str], Store] = {}
+
+
+def _store(workspace: str, config: Config) -> Store:
+    """The store of a workspace, opened once per process (for the artifacts written here)."""
+    key = (workspace, config.store.url)
+    if key not in _stores:
+        _stores[key] = Store.for_workspace(Path(workspace), config.store.url)
+    return _stores[key]
 
 
 # Someone watching the run (the CLI's progress bar) gets each outcome as it is recorded.
@@ -139,18 +133,13 @@ class Summary:
 
 @contextmanager
 def _task_runner(workers: int, scale: Scale) -> Iterator[Any]:
-    """The started task runner. One worker runs in this process (no start-up cost; tests can patch
-    it); more run in processes, which report to this run's Prefect API."""
-    if scale.task_runner == "dask":
-        runner = dask_task_runner(scale, workers)
-    elif workers <= 1:
-        with ThreadPoolTaskRunner(max_workers=1) as runner:
-            yield runner
-        return
-    else:
-        runner = ProcessPoolTaskRunner(max_workers=workers, initializer=_init_worker_process)
-    with one_api(), runner:
-        yield runner
+    """The started task runner. On this machine, task runs are threads of this process: one worker
+    runs documents here too (no start-up cost; tests can patch it), more hand them to worker
+    processes (`WorkerPool`). On Dask, task runs go to the Dask workers; both report to this
+    run's Prefect API."""
+    runner: Any = ThreadPoolTaskRunner(max_workers=workers) if scale.task_runner != "dask" else None
+    with one_api(), runner or dask_task_runner(scale, workers) as started:
+        yield started
 
 
 def drain_queue(
@@ -176,8 +165,14 @@ def drain_queue(
             workers = max(1, min(workers, len(queued)))
         gates = ensure_gates(config)
         with _task_runner(workers, scale) as runner:
-            dispatcher = _Dispatcher(runner, ws, store, journal, config, workers, max_tries, backoff_s, gates)
+            pool = workers if workers > 1 and scale.task_runner != "dask" else 0
+            dispatcher = _Dispatcher(runner, ws, store, journal, config, workers, max_tries, backoff_s, gates, pool)
             return dispatcher.run(linger_s, summary or Summary())
+
+
+# How often the journal is asked for newly queued rows once the last look's are submitted, while
+# documents run and while lingering for more: a file claimed meanwhile waits at most this long.
+LOOK_S = 0.25
 
 
 @dataclass
@@ -191,9 +186,12 @@ class _Dispatcher:
     max_tries: int
     backoff_s: float
     gates: dict[str, ModelGate] = field(default_factory=dict)  # route -> the gate of its model
+    pool: int = 0  # worker processes that run the documents; 0: the task runs them itself
+    waiting: list[IntakeRow] = field(default_factory=list)  # queued, not yet submitted (from the last look)
+    looked: float = float("-inf")
 
     def run(self, linger_s: float, summary: Summary) -> Summary:
-        in_flight: dict[PrefectWrappedFuture[Any, Any], int] = {}
+        in_flight: dict[PrefectWrappedFuture[Any, Any], IntakeRow] = {}
         tried: set[int] = set()  # one submission per row and run: a task that breaks is not resubmitted
         idle_since = time.monotonic()
         while True:
@@ -201,19 +199,30 @@ class _Dispatcher:
             if not in_flight:
                 if time.monotonic() - idle_since >= linger_s:
                     return summary
-                time.sleep(min(1.0, max(linger_s, 0.1)))
+                time.sleep(min(LOOK_S, max(linger_s, 0.1)))
                 continue
             for future in _first_done(list(in_flight)):
-                self._collect(in_flight.pop(future), future, summary)
+                self._collect(in_flight.pop(future).id, future, summary)
             idle_since = time.monotonic()
 
-    def _submit(self, in_flight: dict[PrefectWrappedFuture[Any, Any], int], tried: set[int]) -> None:
-        busy = {row.sha256 for row in (self.journal.get(i) for i in in_flight.values())}
-        for row in self.journal.rows([QUEUED]):
-            if len(in_flight) >= self.workers:
-                return
-            if row.id in tried or row.sha256 in busy:
-                continue  # the same bytes run one at a time: the second copy then finds the first booked
+    def _look(self, tried: set[int], in_flight: bool) -> None:
+        """Queued rows from the journal, once the last look's are all submitted: at once when
+        nothing runs, else at most every LOOK_S (one query per look, not one per document)."""
+        if self.waiting or (in_flight and time.monotonic() - self.looked < LOOK_S):
+            return
+        self.looked = time.monotonic()
+        self.waiting = [row for row in self.journal.rows([QUEUED]) if row.id not in tried]
+
+    def _submit(self, in_flight: dict[PrefectWrappedFuture[Any, Any], IntakeRow], tried: set[int]) -> None:
+        if len(in_flight) >= self.workers:
+            return
+        self._look(tried, bool(in_flight))
+        busy = {row.sha256 for row in in_flight.values()}
+        held: list[IntakeRow] = []
+        for row in self.waiting:
+            if len(in_flight) >= self.workers or row.sha256 in busy:
+                held.append(row)  # the same bytes run one at a time: the second copy then finds the first booked
+                continue
             retries = max(self.max_tries - 1, 0)  # the delays as a list: Prefect expands a callable only once
             task_ = process_document.with_options(
                 task_run_name=row.name,
@@ -221,9 +230,10 @@ class _Dispatcher:
                 retry_delay_seconds=exponential_backoff(self.backoff_s)(retries),
             )
             params = {"row_id": row.id, "workspace": str(self.ws.root), "config": self.config, "gates": self.gates}
-            in_flight[self.runner.submit(task_, {**params, "max_tries": self.max_tries})] = row.id
+            in_flight[self.runner.submit(task_, {**params, "max_tries": self.max_tries, "pool": self.pool})] = row
             tried.add(row.id)
             busy.add(row.sha256)
+        self.waiting = held
 
     def _collect(self, row_id: int, future: PrefectWrappedFuture[Any, Any], summary: Summary) -> None:
         outcome = outcome_of(self.journal.get(row_id), self.store)
@@ -252,13 +262,13 @@ def _settled(outcome: Outcome, summary: Summary) -> None:
 
 
 def _first_done(futures: list[PrefectWrappedFuture[Any, Any]]) -> list[PrefectWrappedFuture[Any, Any]]:
-    """The futures that are done, waiting up to a second for one. Asks the local (process pool or
+    """The futures that are done, waiting up to LOOK_S for one. Asks the local (process pool or
     Dask) futures: `PrefectFuture.state` would ask the API, a new client and a request per future."""
     done = [f for f in futures if f.wrapped_future.done()]
     if done:
         return done
     try:
-        first = next(as_completed(list[PrefectFuture[Any]](futures), timeout=1.0))
+        first = next(as_completed(list[PrefectFuture[Any]](futures), timeout=LOOK_S))
     except TimeoutError:
         return []
     return [f for f in futures if f is first]

@@ -1,6 +1,7 @@
 """How documents are spread over workers, and the gate in front of a shared model.
 
-- `process` (default): a Prefect `ProcessPoolTaskRunner` of N worker processes on this machine.
+- `process` (default): N worker processes on this machine; the task runs are threads of the flow's
+  process, each handing its document to a warm worker process (`workers.py`).
 - `dask`: prefect-dask's `DaskTaskRunner`, on a Dask `LocalCluster` of N single-threaded worker
   processes started for the run, or on an existing cluster (`dask_address`, e.g.
   `tcp://10.0.0.5:8786`) whose workers may be on many machines. Workers on other machines need
@@ -79,9 +80,10 @@ def _api_url() -> str:
 
 @contextmanager
 def one_api() -> Iterator[None]:
-    """Task runs in worker processes report to this run's Prefect API.
+    """Task runs on Dask workers, and the model gate in worker processes, report to this run's
+    Prefect API.
 
-    Without PREFECT_API_URL, Prefect serves an ephemeral API from a subprocess; a worker process
+    Without PREFECT_API_URL, Prefect serves an ephemeral API from a subprocess; another process
     handed this run's settings would start one of its own (seconds of start-up per worker, and
     several servers writing one database). Within this, the run's settings name its API."""
     from prefect.settings import PREFECT_API_URL, temporary_settings

@@ -153,7 +153,7 @@ def test_a_task_that_breaks_keeps_its_document_queued_and_says_why(
 ) -> None:
     """Not the document's fault (a worker that cannot start): it is not failed, it waits in
     processing/ with the reason reported, `process` exits 1, and the next run books it."""
-    from ledgerlens.flows import process as flow_module
+    from ledgerlens.flows import workers
 
     from ledgerlens.cli import main
 
@@ -162,7 +162,7 @@ def test_a_task_that_breaks_keeps_its_document_queued_and_says_why(
     def broken_worker(*args: Any) -> Any:
         raise MemoryError("no memory left to start a worker")
 
-    monkeypatch.setattr(flow_module, "_worker", broken_worker)
+    monkeypatch.setattr(workers, "worker_for", broken_worker)
     summary = _run(ws)
     assert summary["processed"] == 0 and summary["failed"] == 0
     (line,) = summary["broken"]
@@ -222,11 +222,33 @@ def test_a_path_in_processing_is_not_claimed_twice(
 ) -> None:
     """Handed to the flow again, a document queued in processing/ runs once, under its own name."""
     from ledgerlens.flows import process as flow_module
+    from ledgerlens.flows import workers
 
     ws = _books(tmp_path, samples, RECEIPT)
-    monkeypatch.setattr(flow_module, "_worker", lambda *args: 1 / 0)  # the first run leaves it queued
+    monkeypatch.setattr(workers, "worker_for", lambda *args: 1 / 0)  # the first run leaves it queued
     assert _run(ws)["broken"]
     monkeypatch.undo()
     summary = flow_module.process_documents([str(ws.processing / RECEIPT)], str(ws.root), ws.config(), workers=1)
     assert summary["ok"] == 1 and not summary["broken"]
     assert [p.name for p in ws.done.iterdir()] == [RECEIPT]
+
+
+def test_pool_workers_end_when_the_process_that_owns_them_is_killed() -> None:
+    """The pool outlives a run: a flow run killed by a signal must not leave its workers behind."""
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal\n"
+        "from ledgerlens.flows.workers import WorkerPool\n"
+        "print(WorkerPool._pool(1).submit(os.getpid).result(), flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    worker = int(proc.stdout.strip())
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{worker}").exists(), f"worker {worker} outlived its pool's owner"

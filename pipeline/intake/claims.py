@@ -21,7 +21,7 @@ from ledgerlens.pipeline.books.store import Store
 from ledgerlens.pipeline.intake.journal import CLAIMING, FAILED, FINISHING, QUEUED, IntakeRow, Journal
 from ledgerlens.pipeline.intake.record import complete, decide_and_complete
 from ledgerlens.pipeline.intake.watcher import FILE, Entry, Stability, scan
-from ledgerlens.pipeline.intake.workspace import ERROR_SUFFIX, Workspace, free_path, move_to
+from ledgerlens.pipeline.intake.workspace import ERROR_SUFFIX, Workspace, free_path, move_to, name_prefix
 from ledgerlens.pipeline.read.load import file_sha256
 
 CLAIM_LOCK = "claim"
@@ -40,8 +40,8 @@ def claim(entry: Entry, ws: Workspace, store: Store, journal: Journal) -> Intake
     """Claim one entry from intake/; None when it vanished before the rename."""
     if entry.kind != FILE:
         return set_aside(entry, ws, store, journal)
-    reserved = {ws.root / p for p in journal.paths_in_use()}
-    target = free_path(ws.processing, entry.path.name, secrets.token_hex(4), reserved)
+    in_use = journal.paths_in_use(_rel(name_prefix(ws.processing, entry.path.name), ws))
+    target = free_path(ws.processing, entry.path.name, secrets.token_hex(4), {ws.root / p for p in in_use})
     row = journal.begin(
         name=entry.path.name, folder=entry.folder, kind=FILE, path=_rel(entry.path, ws), target=_rel(target, ws)
     )

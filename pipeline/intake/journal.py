@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledgerlens.pipeline.books.store import Base, Store
-from sqlalchemy import DateTime, Integer, String, delete, func, select
+from sqlalchemy import DateTime, Integer, String, delete, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 CLAIMING, QUEUED, FINISHING = "claiming", "queued", "finishing"
@@ -118,8 +118,11 @@ class Journal:
         return self._update(row_id, target=target)
 
     def finished(self, row_id: int) -> IntakeRow:
-        row = self.get(row_id)
-        return self._update(row_id, state=row.outcome, path=row.target or row.path, target=None)
+        with self.store.session() as s:
+            row = s.get(IntakeRow, row_id)
+            if row is None:
+                raise KeyError(f"no intake row {row_id}")
+            return self._update(row_id, s, state=row.outcome, path=row.target or row.path, target=None)
 
     def gone(self, row_id: int, reason: str) -> IntakeRow:
         return self._update(row_id, state=GONE, reason=reason, target=None)
@@ -137,9 +140,20 @@ class Journal:
                 q = q.where(IntakeRow.state.in_(list(states)))
             return list(s.scalars(q))
 
-    def paths_in_use(self) -> set[str]:
-        """Paths and targets of rows still in flight: no new file may take these names."""
-        return {p for row in self.rows(OPEN) for p in (row.path, row.target) if p}
+    def paths_in_use(self, prefix: str = "") -> set[str]:
+        """Paths and targets of rows still in flight: no new file may take these names. With a
+        `prefix`, only those that start with it (the names a new file could take), so that
+        finding a free name costs the same with 10 or 10,000 documents in flight."""
+        with self.store.session() as s:
+            q = select(IntakeRow.path, IntakeRow.target).where(IntakeRow.state.in_(OPEN))
+            if prefix:
+                q = q.where(
+                    or_(
+                        IntakeRow.path.startswith(prefix, autoescape=True),
+                        IntakeRow.target.startswith(prefix, autoescape=True),
+                    )
+                )
+            return {p for row in s.execute(q) for p in row if p and p.startswith(prefix)}
 
     def counts(self) -> dict[str, int]:
         with self.store.session() as s:

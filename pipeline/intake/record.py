@@ -20,6 +20,7 @@ from ledgerlens.pipeline.intake.workspace import (
     Workspace,
     free_path,
     move_to,
+    name_prefix,
     workspace_lock,
     write_bytes,
     write_error_record,
@@ -156,7 +157,8 @@ def _write_note(row: IntakeRow, path: Path, store: Store) -> None:
 
 
 def _target(folder: Path, name: str, tag: str, ws: Workspace, journal: Journal) -> Path:
-    return free_path(folder, name, tag, reserved={ws.root / p for p in journal.paths_in_use()})
+    in_use = journal.paths_in_use(_rel(name_prefix(folder, name), ws))
+    return free_path(folder, name, tag, reserved={ws.root / p for p in in_use})
 
 
 def _rel(path: Path, ws: Workspace) -> str:

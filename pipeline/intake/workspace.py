@@ -139,6 +139,12 @@ def claim(path: Path, ws: Workspace, tag: str) -> Path:
     return move_to(path, free_path(ws.processing, path.name, tag))
 
 
+def name_prefix(folder: Path, name: str) -> Path:
+    """What every name `free_path` may choose for `name` in `folder` starts with."""
+    stem, dot, _ = name.rpartition(".")
+    return folder / (stem if dot and stem else name)
+
+
 def free_path(folder: Path, name: str, tag: str, reserved: Collection[Path] = ()) -> Path:
     """Where `name` can go in `folder` without overwriting anything (nor taking a `reserved` path)."""
     folder.mkdir(parents=True, exist_ok=True)
