@@ -329,3 +329,27 @@ def test_train_fits_a_lora_on_a_text_model_from_the_same_examples(born_digital, 
     assert outcome.complete and record["loss"]["last"] < record["loss"]["first"] * 0.8
     assert record["base_model"]["family"] == "qwen2" and record["prompt_version"] == (prompt or "extract-text-v1")
     assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
+
+
+# ---------------------------------------------------------------- routed: text PDFs to a text model
+
+
+def test_a_route_reads_born_digital_pdfs_with_a_text_model_and_scans_with_ocr(text_models, born_digital) -> None:
+    from ledgerlens.pipeline.chain import Context, process_file
+
+    text_route = {
+        "name": "transformers",
+        "model": str(text_models["qwen2"]),
+        "prompt_version": "nuextract-1.5",
+        "options": SMALL,
+    }
+    config = Config(engine=EngineConfig(name="ocr", routes={"born_digital": text_route}))
+    ctx = Context.create(config, scratch=born_digital)
+    pdf = process_file(born_digital / "invoice_en_gb.pdf", ctx)
+    scan = process_file(born_digital / "invoice_en_gb.scan.png", ctx)
+    assert pdf.provenance["route"]["name"] == "born_digital"
+    assert (pdf.provenance["engine"]["kind"], pdf.provenance["engine"]["reads"]) == ("text", "words")
+    assert ctx.schemas["invoice"].errors(pdf.data) == []
+    assert scan.provenance["route"]["kind"] == "scanned"
+    assert scan.provenance["engine"]["engine"] == "ocr"
+    assert scan.data.get("total_amount") is not None  # the OCR engine read the scan
