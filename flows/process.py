@@ -167,7 +167,14 @@ def drain_queue(
         with _task_runner(workers, scale) as runner:
             pool = workers if workers > 1 and scale.task_runner != "dask" else 0
             dispatcher = _Dispatcher(runner, ws, store, journal, config, workers, max_tries, backoff_s, gates, pool)
-            return dispatcher.run(linger_s, summary or Summary())
+            try:
+                return dispatcher.run(linger_s, summary or Summary())
+            finally:
+                # Stop the pool with the run. A run served by `watch` is a multiprocessing child
+                # process: at its exit multiprocessing joins the pool's workers before
+                # concurrent.futures has told them to stop, and the run never ends.
+                if pool:
+                    WorkerPool.close()
 
 
 # How often the journal is asked for newly queued rows once the last look's are submitted, while
