@@ -103,7 +103,7 @@ def _alive(pid: int) -> bool:
 
 
 class WorkerPool:
-    """N warm worker processes, kept between runs in this process while N stays the same."""
+    """N warm worker processes for the documents of one run (`drain_queue` closes them when the run ends)."""
 
     _lock = threading.Lock()
     _current: tuple[tuple[object, ...], ProcessPoolExecutor] | None = None
